@@ -1,0 +1,285 @@
+"""One function per user-facing action. The CLI, the demo and the tests all come through here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import select
+
+from . import catalog
+from . import data as datamod
+from .course import Course
+from .errors import GradeError, NotFound, Refused
+from .scoring import metrics
+from .scoring.score import levels_passed, score_bytes
+from .scoring.validate import Invalid
+from .spec import AssignmentSpec
+from .store import Final, Submission
+from .submission import read_bounded, sha256_bytes, store_blob
+
+
+# ---- course and assignments -------------------------------------------------------------------
+
+def init_course(root: Path, name: str, timezone_name: str) -> Course:
+    return Course.init(root, name=name, timezone_name=timezone_name)
+
+
+def add_student(course: Course, student_id: str, name: str = "", alias: str = "") -> None:
+    with course.store.session() as s:
+        st = course.store.ensure_student(s, student_id, name, alias)
+        st.name, st.alias = name or st.name, alias or st.alias
+        course.store.log(s, "student", actor="instructor", student_id=student_id)
+
+
+def open_course(path=None) -> Course:
+    return Course.find(path)
+
+
+def assignment(name: str) -> AssignmentSpec:
+    return catalog.resolve(name)
+
+
+def prepare(course: Course, hw: str, force: bool = False) -> dict:
+    return datamod.prepare(course, assignment(hw), force=force)
+
+
+def release(course: Course, hw: str, out: Path) -> Path:
+    from . import release as rel
+
+    return rel.release(course, assignment(hw), out)
+
+
+def calibrate(course: Course, hw: str, jobs: int = 2, progress=None):
+    from . import calibrate as calib
+
+    return calib.calibrate(course, assignment(hw), jobs=jobs, progress=progress)
+
+
+def verify(course: Course, hw: str, jobs: int = 2, progress=None):
+    from . import calibrate as calib
+
+    return calib.verify(course, assignment(hw), jobs=jobs, progress=progress)
+
+
+def thresholds(course: Course, spec: AssignmentSpec) -> dict[tuple[str, str], float]:
+    return {(b.level, b.board): b.threshold for b in course.store.baselines(spec.short)}
+
+
+# ---- the student flow -------------------------------------------------------------------------
+
+@dataclass
+class SubmitResult:
+    id: int
+    hw: str
+    student: str
+    status: str  # scored | rejected | refused
+    message: str
+    public: float | None = None
+    passed: list[str] = field(default_factory=list)  # public baselines reached
+    used_today: int = 0
+    daily_limit: int = 0
+    calibrated: bool = True
+    private: float | None = None  # for TAs and the store; never in public_view()
+
+    def public_view(self) -> dict:
+        """What a student may see before the deadline: never the private score."""
+        return {"id": self.id, "hw": self.hw, "student": self.student, "status": self.status,
+                "message": self.message, "public_score": self.public, "public_baselines_passed": self.passed,
+                "used_today": self.used_today, "daily_limit": self.daily_limit}
+
+
+def submit(course: Course, hw: str, path: Path, student: str, now: datetime | None = None,
+           origin: str = "submit", data: bytes | None = None, filename: str | None = None) -> SubmitResult:
+    """Validate, store, score and record one file. Rejections and refusals are recorded, never raised."""
+    spec = assignment(hw)
+    now = now or course.now()
+    answers = datamod.load_answers(course, spec)
+    if data is None:
+        data = read_bounded(Path(path), spec.submission.max_bytes)
+    filename = filename or Path(path).name
+    digest = store_blob(course.files_dir, data)
+    scores, problem = None, ""
+    try:
+        scores = score_bytes(spec, answers, data, filename)
+    except Invalid as e:
+        problem = str(e)
+
+    limit = course.limit_daily(spec)
+    th = thresholds(course, spec)  # read before the write transaction: one lock holder at a time
+    start, end = course.day_bounds(now)
+    deadline = course.deadline(spec.short, student)
+    with course.store.session() as s:
+        course.store.ensure_student(s, student)
+        course.store.lock_student(s, student)
+        used = course.store.count_counted(s, spec.short, student, start, end)
+        sub = Submission(hw=spec.short, student_id=student, sha256=digest, filename=filename, size=len(data),
+                         created_at=now, origin=origin, status="scored", counted=False)
+        dup = s.scalar(select(Submission).where(
+            Submission.hw == spec.short, Submission.student_id == student, Submission.sha256 == digest,
+            Submission.status == "scored").order_by(Submission.id).limit(1))
+        if origin == "batch" and dup is not None:
+            # The TA's copy is a file the student already submitted: grade that submission, add no entry.
+            course.store.log(s, "batch-match", actor="ta", hw=spec.short, student_id=student, submission_id=dup.id)
+            return SubmitResult(dup.id, spec.short, student, "scored", f"same file as submission #{dup.id}",
+                                dup.public_score, levels_passed(spec, th, "public", dup.public_score),
+                                calibrated=True, private=dup.private_score)
+        if origin == "submit" and deadline is not None and now > deadline:
+            sub.status, sub.message = "refused", f"the deadline passed at {deadline.isoformat()}; late work is not accepted"
+        elif problem:
+            sub.status, sub.message = "rejected", problem
+        elif origin == "submit" and dup is not None:
+            sub.status, sub.message = "refused", f"identical to your submission #{dup.id}; no slot used"
+        elif origin == "submit" and used >= limit:
+            sub.status, sub.message = "refused", (f"daily limit reached: {used} of {limit} submissions used today "
+                                                  f"(the quota resets at {end.astimezone(course.tz):%Y-%m-%d %H:%M %Z})")
+        else:
+            sub.public_score, sub.private_score = scores.public, scores.private
+            sub.counted = origin == "submit"
+            sub.message = "scored"
+        s.add(sub)
+        s.flush()
+        course.store.log(s, "submit", actor=student, hw=spec.short, student_id=student, submission_id=sub.id,
+                         status=sub.status, sha256=digest, origin=origin, message=sub.message[:500])
+        used += int(sub.counted)
+    passed = levels_passed(spec, th, "public", sub.public_score) if sub.status == "scored" else []
+    return SubmitResult(sub.id, spec.short, student, sub.status, sub.message, sub.public_score, passed,
+                        used, limit, calibrated=bool(th), private=sub.private_score)
+
+
+def select_finals(course: Course, hw: str, student: str, ids: list[int], now: datetime | None = None) -> list[int]:
+    spec = assignment(hw)
+    now = now or course.now()
+    n = course.limit_finals(spec)
+    if len(ids) > n:
+        raise Refused(f"at most {n} final submissions may be selected, got {len(ids)}")
+    deadline = course.deadline(spec.short, student)
+    if deadline is not None and now > deadline:
+        raise Refused(f"finals cannot change after the deadline ({deadline.isoformat()})")
+    with course.store.session() as s:
+        for i in ids:
+            sub = s.get(Submission, i)
+            if sub is None or sub.student_id != student or sub.hw != spec.short:
+                raise NotFound(f"submission #{i} is not one of {student}'s {spec.short} submissions")
+            if sub.status != "scored":
+                raise Refused(f"submission #{i} was {sub.status}, only scored submissions can be finals")
+        for f in s.scalars(select(Final).where(Final.hw == spec.short, Final.student_id == student)):
+            s.delete(f)
+        s.flush()
+        for i in ids:
+            s.add(Final(hw=spec.short, student_id=student, submission_id=i, selected_at=now))
+        course.store.log(s, "select", actor=student, hw=spec.short, student_id=student, finals=ids)
+    return ids
+
+
+def status(course: Course, student: str, hw: str | None = None, now: datetime | None = None) -> list[dict]:
+    """A student's submissions; private scores only once that homework's deadline has passed."""
+    now = now or course.now()
+    spec_by_short = {s.short: s for s in catalog.all_specs()}
+    finals, ths = {}, {}
+    out = []
+    for sub in course.store.submissions(hw=assignment(hw).short if hw else None, student_id=student):
+        if sub.hw not in finals:
+            finals[sub.hw] = set(course.store.finals(sub.hw).get(student, []))
+            ths[sub.hw] = thresholds(course, spec_by_short[sub.hw]) if sub.hw in spec_by_short else {}
+        past = course.is_past_deadline(sub.hw, now)
+        spec = spec_by_short.get(sub.hw)
+        row = {"id": sub.id, "hw": sub.hw, "at": sub.created_at.astimezone(course.tz).isoformat(timespec="seconds"),
+               "status": sub.status, "public": sub.public_score, "private": sub.private_score if past else None,
+               "final": sub.id in finals[sub.hw], "message": sub.message if sub.status != "scored" else "",
+               "passed": levels_passed(spec, ths[sub.hw], "public", sub.public_score) if spec else []}
+        out.append(row)
+    return out
+
+
+def check(hw: str, path: Path, bundle: Path | None = None) -> list[str]:
+    """Format check of a local file against the released sample submission (no hidden data needed)."""
+    import numpy as np
+
+    from .scoring.validate import validate_csv
+
+    spec = assignment(hw)
+    sample = (bundle / "sample_submission.csv") if bundle else None
+    if sample is None or not sample.is_file():
+        raise GradeError("need the released bundle (its sample_submission.csv): pass --bundle DIR")
+    import pyarrow.csv as pacsv
+
+    ids = pacsv.read_csv(sample).column(spec.submission.id_column).to_numpy(zero_copy_only=False)
+    data = read_bounded(path, spec.submission.max_bytes)
+    try:
+        validate_csv(data, Path(path).name, spec.submission, np.asarray(ids))
+    except Invalid as e:
+        return e.problems
+    return []
+
+
+# ---- boards and exports -----------------------------------------------------------------------
+
+def names(course: Course) -> dict[str, str]:
+    show = course.config.show
+    return {sid: (st.alias if show == "alias" else st.name if show == "name" else sid)
+            for sid, st in course.store.students().items()}
+
+
+def leaderboard(course: Course, hw: str, board: str = "public", force: bool = False,
+                now: datetime | None = None):
+    from . import leaderboard as lb
+
+    spec = assignment(hw)
+    if board == "private" and not force and not course.is_past_deadline(spec.short, now or course.now()):
+        raise Refused(f"the private board of {spec.short} stays hidden until the deadline "
+                      f"({course.deadline(spec.short)}); instructors may pass --force")
+    subs = course.store.submissions(hw=spec.short)
+    b = lb.build(spec, subs, course.store.finals(spec.short), thresholds(course, spec), names(course),
+                 board=board, n_fallback=course.limit_finals(spec))
+    for r in b.rows:  # boards speak the course's local time
+        r.last = r.last.astimezone(course.tz) if r.last else None
+    return b
+
+
+def publish(course: Course, out: Path, force: bool = False, now: datetime | None = None) -> list[Path]:
+    from .publish import writers
+
+    now = now or course.now()
+    written, index = [], []
+    for spec in catalog.all_specs():
+        if not course.store.submissions(hw=spec.short):
+            continue
+        boards = [leaderboard(course, spec.short, "public", now=now)]
+        if force or course.is_past_deadline(spec.short, now):
+            boards.append(leaderboard(course, spec.short, "private", force=True, now=now))
+        for b in boards:
+            written += writers.write_board(b, spec, Path(out) / spec.short, course.config.name)
+        index.append((spec, boards))
+    written += writers.write_index(index, Path(out), course.config.name, now)
+    with course.store.session() as s:
+        course.store.log(s, "publish", actor="instructor", out=str(out), files=len(written))
+    return written
+
+
+def gradebook(course: Course, out: Path | None = None, now: datetime | None = None) -> list[dict]:
+    """Points per student per homework: leaderboard points on boards that are final (deadline passed)."""
+    from .publish import writers
+
+    now = now or course.now()
+    rows: dict[str, dict] = {sid: {"student_id": sid, "name": st.name} for sid, st in course.store.students().items()}
+    for spec in catalog.all_specs():
+        if not course.store.submissions(hw=spec.short):
+            continue
+        final = course.is_past_deadline(spec.short, now)
+        for board_name in ("public", "private"):
+            if board_name == "private" and not final:
+                continue
+            for r in leaderboard(course, spec.short, board_name, force=True, now=now).students:
+                rows[r.student_id][f"{spec.short}_{board_name}"] = r.points
+        for r in rows.values():
+            r[f"{spec.short}_leaderboard"] = round(r.get(f"{spec.short}_public", 0) + r.get(f"{spec.short}_private", 0), 3)
+    table = sorted(rows.values(), key=lambda r: r["student_id"])
+    if out:
+        writers.write_gradebook(table, Path(out))
+    return table
+
+
+def metric_of(hw: str):
+    return metrics.get(assignment(hw).metric.name)

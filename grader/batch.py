@@ -1,0 +1,150 @@
+"""TA batch grading of a class folder, in parallel and resumable.
+
+A class folder holds one entry per student, in either of the layouts TAs meet:
+
+    class/<student>/pred.csv ...     a folder per student
+    class/<student>_hw1.zip          NTU COOL's export: one zip per student
+
+Workers unpack and locate each student's file (zip rules: no `..`, no absolute paths, no links, capped
+size and entry count); the parent process records every result in the store, so there is one writer.
+An entry whose content (sha256) was already graded is skipped, which makes an interrupted batch safe to
+re-run. One bad submission becomes a recorded status; it never stops the class.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tempfile
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import api
+from .data import sha256_file
+from .store import BatchResult, utcnow
+from .submission import ArchiveRefused, safe_extract
+
+MAX_ENTRY_BYTES = 50_000_000
+
+
+@dataclass
+class Entry:
+    student: str
+    path: Path
+    sha256: str
+
+
+@dataclass
+class Outcome:
+    student: str
+    status: str  # scored | rejected | refused | error | skipped
+    message: str = ""
+    public: float | None = None
+    private: float | None = None
+    submission_id: int | None = None
+
+
+def _dir_digest(d: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(d.rglob("*")):
+        if p.is_file() and not p.is_symlink():
+            h.update(f"{p.relative_to(d).as_posix()}\0{sha256_file(p)}\n".encode())
+    return h.hexdigest()
+
+
+def discover(folder: Path, short: str, number: int) -> tuple[list[Entry], list[Outcome]]:
+    zip_name = re.compile(rf"^(?P<student>[^_/]+)_(?:hw0?{number}|{short})\.zip$", re.IGNORECASE)
+    entries, skipped = [], []
+    for p in sorted(Path(folder).iterdir()):
+        if p.name.startswith("."):
+            continue
+        if p.is_symlink():
+            skipped.append(Outcome(p.name, "rejected", f"{p.name}: symbolic links are not graded"))
+        elif p.is_dir():
+            entries.append(Entry(p.name, p, _dir_digest(p)))
+        elif m := zip_name.match(p.name):
+            entries.append(Entry(m["student"], p, sha256_file(p)))
+        else:
+            skipped.append(Outcome(p.name, "rejected",
+                                   f"{p.name}: neither a student folder nor a <student>_{short}.zip archive"))
+    return entries, skipped
+
+
+def locate(entry_path: str, filename: str) -> tuple[bytes | None, str, str]:
+    """Worker: find the prediction file in a student's folder or zip. Returns (data, name, problem)."""
+    path = Path(entry_path)
+    with tempfile.TemporaryDirectory(prefix="grade-batch-") as tmp:
+        if path.is_file():
+            try:
+                safe_extract(path, Path(tmp))
+            except ArchiveRefused as e:
+                return None, "", str(e)
+            root = Path(tmp)
+        else:
+            root = path
+        hits = [p for p in root.rglob(filename) if p.is_file() and not p.is_symlink()]
+        if not hits:
+            csvs = [p for p in root.rglob("*.csv") if p.is_file() and not p.is_symlink()]
+            hits = csvs if len(csvs) == 1 else []
+        if not hits:
+            return None, "", f"{path.name}: no {filename} found"
+        if len(hits) > 1:
+            names = ", ".join(str(h.relative_to(root)) for h in hits[:4])
+            return None, "", f"{path.name}: several candidate files ({names}); expected one {filename}"
+        f = hits[0]
+        if f.stat().st_size > MAX_ENTRY_BYTES:
+            return None, "", f"{path.name}: {f.name} is larger than {MAX_ENTRY_BYTES:,} bytes"
+        return f.read_bytes(), f.name, ""
+
+
+def batch(course, hw: str, folder: Path, jobs: int = 2, progress=None) -> list[Outcome]:
+    spec = api.assignment(hw)
+    entries, outcomes = discover(Path(folder), spec.short, spec.number)
+    # An entry that ended in "error" (the grader failed, not the student) is graded again.
+    done = {r.student_id: r.sha256 for r in _results(course, spec.short) if r.status != "error"}
+    todo = [e for e in entries if done.get(e.student) != e.sha256]
+    outcomes += [Outcome(e.student, "skipped", "unchanged since the last batch") for e in entries if e not in todo]
+    if progress:
+        progress.start(len(todo))
+    with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = {pool.submit(locate, str(e.path), spec.submission.filename): e for e in todo}
+        for fut in as_completed(futures):
+            e = futures[fut]
+            try:
+                data, name, problem = fut.result()
+            except Exception as exc:  # a worker crash is one student's status, not the class's
+                data, name, problem = None, "", f"{e.path.name}: could not be read ({type(exc).__name__}: {exc})"
+            outcomes.append(_record(course, spec, e, data, name, problem))
+            if progress:
+                progress.advance(e.student)
+    order = {e.student: i for i, e in enumerate(entries)}
+    outcomes.sort(key=lambda o: order.get(o.student, len(order)))
+    return outcomes
+
+
+def _results(course, short: str) -> list[BatchResult]:
+    from sqlalchemy import select
+
+    with course.store.session() as s:
+        return list(s.scalars(select(BatchResult).where(BatchResult.hw == short)))
+
+
+def _record(course, spec, e: Entry, data, name, problem) -> Outcome:
+    if data is None:
+        out = Outcome(e.student, "rejected", problem)
+        sub_id = None
+    else:
+        try:
+            r = api.submit(course, spec.short, Path(name), e.student, origin="batch", data=data, filename=name)
+        except Exception as exc:  # one student's status, never the end of the class
+            out = Outcome(e.student, "error", f"{e.path.name}: could not be graded ({type(exc).__name__}: {exc})")
+            sub_id = None
+        else:
+            out = Outcome(e.student, r.status, r.message, r.public, r.private, submission_id=r.id)
+            sub_id = r.id
+    with course.store.session() as s:
+        s.merge(BatchResult(hw=spec.short, student_id=e.student, sha256=e.sha256, submission_id=sub_id,
+                            status=out.status, message=out.message, graded_at=utcnow()))
+        course.store.log(s, "batch", actor="ta", hw=spec.short, student_id=e.student, status=out.status)
+    return out

@@ -1,0 +1,208 @@
+"""Honest baselines: thresholds come from running the reference solutions, never from a literal.
+
+`calibrate` runs `reference_solutions/<hw>/{simple,medium,strong,boss}.py` on the released data,
+scores their predictions on the host against the hidden answers, and records per level and board
+the score reached and the threshold students must reach (the score relaxed by `calibration.slack`).
+
+`verify` re-runs everything, plus the unchanged starter notebook, and checks the ladder:
+each level strictly better than the one below by `min_gap` on both boards, the starter reaching
+simple but not medium, and every score within `tolerance` of the calibrated one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import data as datamod
+from .catalog import REPO_ROOT
+from .errors import GradeError
+from .notebook import write_notebook
+from .scoring import metrics
+from .scoring.score import score_bytes
+from .scoring.validate import Invalid
+from .spec import BOARDS, LEVELS, AssignmentSpec
+from .store import Baseline, utcnow
+
+
+@dataclass
+class RunOutcome:
+    name: str  # a level, or "starter"
+    public: float | None = None
+    private: float | None = None
+    seconds: float = 0.0
+    error: str = ""
+    pred: Path | None = None
+
+
+@dataclass
+class LadderReport:
+    hw: str
+    runs: dict[str, RunOutcome]
+    fingerprint: str = ""
+    problems: list[str] = field(default_factory=list)
+    thresholds: dict[tuple[str, str], float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _env(threads: int) -> dict:
+    env = dict(os.environ)
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        env[var] = str(threads)
+    return env
+
+
+def _run_level(spec: AssignmentSpec, level: str, release: Path, out_dir: Path, seed: int, threads: int) -> RunOutcome:
+    ref = spec.baselines[level]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pred = out_dir / spec.submission.filename
+    cmd = [sys.executable, str(REPO_ROOT / ref.solution), *ref.args,
+           "--data", str(release), "--out", str(pred), "--seed", str(seed)]
+    return _run(level, cmd, out_dir, pred, _env(threads), spec.calibration.timeout_s)
+
+
+def _run_starter(spec: AssignmentSpec, release: Path, out_dir: Path, threads: int) -> RunOutcome:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    nb = write_notebook(spec.folder / spec.starter.source, out_dir / spec.starter.notebook)
+    env = _env(threads) | {"GRADE_DATA_DIR": str(release), "GRADE_OUTPUT_DIR": str(out_dir)}
+    cmd = [sys.executable, str(Path(__file__).with_name("notebook.py")), "run", str(nb), "--cwd", str(out_dir),
+           "--timeout", str(spec.calibration.timeout_s)]
+    return _run("starter", cmd, out_dir, out_dir / spec.starter.output, env, spec.calibration.timeout_s + 30)
+
+
+def _run(name, cmd, cwd, pred, env, timeout) -> RunOutcome:
+    t0 = time.perf_counter()
+    try:
+        p = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return RunOutcome(name, seconds=time.perf_counter() - t0, error=f"timed out after {timeout} s")
+    out = RunOutcome(name, seconds=time.perf_counter() - t0, pred=pred)
+    if p.returncode != 0:
+        out.error = f"exit code {p.returncode}: {(p.stderr or p.stdout).strip()[-1500:]}"
+    elif not pred.is_file():
+        out.error = f"wrote no {pred.name}"
+    return out
+
+
+def run_ladder(course, spec: AssignmentSpec, with_starter: bool, jobs: int = 2, progress=None) -> LadderReport:
+    manifest = datamod.prepare(course, spec)
+    answers = datamod.load_answers(course, spec)
+    release = course.data_dir(spec.short) / "release"
+    work = course.calibration_dir(spec.short)
+    seed = course.seed_for(spec.short, "reference")
+    names = list(LEVELS) + (["starter"] if with_starter else [])
+    # Threads per run: the machine's cores shared by the runs in flight (never oversubscribe).
+    threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
+
+    def one(name: str) -> RunOutcome:
+        d = work / name
+        shutil.rmtree(d, ignore_errors=True)
+        r = (_run_starter(spec, release, d, threads) if name == "starter"
+             else _run_level(spec, name, release, d, seed, threads))
+        if not r.error:
+            try:
+                s = score_bytes(spec, answers, r.pred.read_bytes(), r.pred.name)
+                r.public, r.private = s.public, s.private
+            except Invalid as e:
+                r.error = f"invalid predictions: {e}"
+        if progress:
+            progress(name, r)
+        return r
+
+    # Longest first keeps both cores busy until the end.
+    order = sorted(names, key=lambda n: -LEVELS.index(n) if n in LEVELS else 0)
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        runs = {r.name: r for r in pool.map(one, order)}
+    report = LadderReport(spec.short, {n: runs[n] for n in names}, fingerprint=manifest["fingerprint"])
+    _check_ladder(spec, report)
+    return report
+
+
+def _relax(m, score: float, slack: float) -> float:
+    return score * (1 - slack) if m.direction == "higher" else score * (1 + slack)
+
+
+def _check_ladder(spec: AssignmentSpec, rep: LadderReport) -> None:
+    m = metrics.get(spec.metric.name)
+    gap = spec.calibration.min_gap
+    for name, r in rep.runs.items():
+        if r.error:
+            rep.problems.append(f"{name}: {r.error}")
+    if rep.problems:
+        return
+    for board in BOARDS:
+        for lv in LEVELS:
+            rep.thresholds[(lv, board)] = _relax(m, getattr(rep.runs[lv], board), spec.calibration.slack)
+        for lo, hi in zip(LEVELS, LEVELS[1:]):
+            a, b = getattr(rep.runs[lo], board), getattr(rep.runs[hi], board)
+            needed = _relax(m, a, -gap) if m.direction == "higher" else a * (1 - gap)
+            if not (m.better(b, a) and m.reaches(b, needed)):
+                rep.problems.append(f"{board}: {hi} ({b:.5g}) is not better than {lo} ({a:.5g}) "
+                                    f"by the required {gap:.0%}")
+    _check_starter(spec, rep)
+
+
+def _check_starter(spec: AssignmentSpec, rep: LadderReport) -> None:
+    """The unchanged starter must pass simple and must not pass medium, on both boards."""
+    run = rep.runs.get("starter")
+    if run is None or run.error:
+        return
+    m = metrics.get(spec.metric.name)
+    for board in BOARDS:
+        s, simple, medium = getattr(run, board), rep.thresholds[("simple", board)], rep.thresholds[("medium", board)]
+        if not m.reaches(s, simple):
+            rep.problems.append(f"{board}: the unchanged starter ({s:.5g}) does not reach simple ({simple:.5g})")
+        if m.reaches(s, medium):
+            rep.problems.append(f"{board}: the unchanged starter ({s:.5g}) already reaches medium ({medium:.5g})")
+
+
+def calibrate(course, spec: AssignmentSpec, jobs: int = 2, progress=None) -> LadderReport:
+    rep = run_ladder(course, spec, with_starter=False, jobs=jobs, progress=progress)
+    if rep.problems:
+        raise GradeError(f"calibration of {spec.short} failed; nothing recorded:\n  " + "\n  ".join(rep.problems))
+    with course.store.session() as s:
+        for (lv, board), t in rep.thresholds.items():
+            s.merge(Baseline(hw=spec.short, level=lv, board=board, score=getattr(rep.runs[lv], board),
+                             threshold=t, fingerprint=rep.fingerprint, created_at=utcnow()))
+        course.store.log(s, "calibrate", actor="instructor", hw=spec.short, fingerprint=rep.fingerprint,
+                         scores={lv: [rep.runs[lv].public, rep.runs[lv].private] for lv in LEVELS})
+    (course.calibration_dir(spec.short) / "calibration.json").write_text(json.dumps({
+        "hw": spec.short, "fingerprint": rep.fingerprint, "created_at": utcnow().isoformat(),
+        "runs": {n: {"public": r.public, "private": r.private, "seconds": round(r.seconds, 2)} for n, r in rep.runs.items()},
+        "thresholds": {f"{lv}/{b}": t for (lv, b), t in rep.thresholds.items()},
+    }, indent=2))
+    return rep
+
+
+def verify(course, spec: AssignmentSpec, jobs: int = 2, progress=None) -> LadderReport:
+    recorded = {(b.level, b.board): b for b in course.store.baselines(spec.short)}
+    if not recorded:
+        raise GradeError(f"{spec.short} is not calibrated yet: run `grade calibrate {spec.short}` first")
+    rep = run_ladder(course, spec, with_starter=True, jobs=jobs, progress=progress)
+    tol = spec.calibration.tolerance
+    for (lv, board), b in recorded.items():
+        if b.fingerprint != rep.fingerprint:
+            rep.problems.append(f"the data changed since calibration (fingerprint {b.fingerprint[:12]}… → "
+                                f"{rep.fingerprint[:12]}…): run `grade calibrate {spec.short}` again")
+            break
+        now = getattr(rep.runs[lv], board)
+        if now is not None and abs(now - b.score) > tol * abs(b.score):
+            rep.problems.append(f"{board}: {lv} scored {now:.5g} now but {b.score:.5g} at calibration "
+                                f"(tolerance {tol:.1%})")
+    # The starter is judged against the recorded thresholds, which are the ones students meet.
+    rep.thresholds = {k: b.threshold for k, b in recorded.items()}
+    rep.problems = [p for p in rep.problems if "unchanged starter" not in p]
+    _check_starter(spec, rep)
+    with course.store.session() as s:
+        course.store.log(s, "verify", actor="instructor", hw=spec.short, ok=rep.ok, problems=rep.problems)
+    return rep

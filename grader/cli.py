@@ -1,0 +1,265 @@
+"""`grade`: click commands only — parse options, call one function in `grader.api`, print."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from . import api
+from .errors import GradeError
+from .ui import board_table, console, dict_table, err, fmt, print_json, progress_bar
+
+course_opt = click.option("--course", "course_dir", type=click.Path(file_okay=False), default=None,
+                          help="Course directory (default: $GRADE_COURSE, else the current directory or a parent).")
+json_opt = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+jobs_opt = click.option("--jobs", "-j", default=2, show_default=True, help="Runs in parallel.")
+
+
+class Group(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except GradeError as e:
+            err.print(f"[red]error:[/red] {e}", markup=True, soft_wrap=True)
+            sys.exit(2)
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="grader")
+def main():
+    """Homework autograder and Kaggle-style leaderboards for ML2022 (NTU, Hung-yi Lee)."""
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--name", default="ML2022 Spring", show_default=True)
+@click.option("--timezone", "tz", default="Asia/Taipei", show_default=True)
+def init(directory, name, tz):
+    """Create a course directory (course.yaml, instructor secret, store)."""
+    c = api.init_course(Path(directory), name, tz)
+    console.print(f"created course [bold]{c.config.name}[/bold] in {c.root}\n"
+                  f"  instructor secret: {c.root / 'secret.key'} (never released; keep it private)")
+
+
+@main.command("assignments")
+@json_opt
+def list_assignments(as_json):
+    """List the assignments this installation knows."""
+    from . import catalog
+
+    rows = [{"id": s.id, "names": " ".join(sorted(s.aliases - {s.id})), "title": s.title, "metric": s.metric.name}
+            for s in catalog.all_specs()]
+    print_json(rows) if as_json else console.print(dict_table(rows))
+
+
+@main.command()
+@click.argument("hw")
+@click.option("--force", is_flag=True, help="Rebuild even if the cached data is current.")
+@course_opt
+@json_opt
+def prepare(hw, force, course_dir, as_json):
+    """Build the homework's released files and hidden answers from the course secret."""
+    m = api.prepare(api.open_course(course_dir), hw, force)
+    print_json(m) if as_json else console.print(f"{hw}: {m['rows']} test rows ({m['public_rows']} public), "
+                                                f"source {m['source']} {m['edition']}, fingerprint {m['fingerprint'][:16]}…")
+
+
+@main.command()
+@click.argument("hw")
+@click.option("--out", type=click.Path(file_okay=False), required=True, help="Folder to write the bundle into.")
+@course_opt
+def release(hw, out, course_dir):
+    """Write the student bundle (starter notebook, data, tests, handout) after a leak scan."""
+    dest = api.release(api.open_course(course_dir), hw, Path(out))
+    console.print(f"released {hw} to {dest} (scan: no hidden material)")
+
+
+@main.command()
+@click.argument("hw")
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@click.option("--student", required=True, help="Your student id.")
+@course_opt
+@json_opt
+def submit(hw, file, student, course_dir, as_json):
+    """Submit a prediction file: validated, scored on the public board, recorded."""
+    spec = api.assignment(hw)
+    r = api.submit(api.open_course(course_dir), hw, Path(file or spec.submission.filename), student)
+    if as_json:
+        print_json(r.public_view())
+    elif r.status == "scored":
+        console.print(f"#{r.id} {r.hw}: public score [bold]{fmt(r.public)}[/bold]  ({r.used_today}/{r.daily_limit} today)")
+        if not r.calibrated:
+            console.print("  baselines are not calibrated yet (the instructor runs `grade calibrate`)")
+        else:
+            console.print("  public baselines passed: " + (", ".join(r.passed) or "none yet"))
+        console.print("  the private score stays hidden until the deadline")
+    else:
+        err.print(f"#{r.id} {r.hw}: [red]{r.status}[/red]\n{r.message}", markup=True, soft_wrap=True)
+    sys.exit(0 if r.status == "scored" else 1)
+
+
+@main.command()
+@click.option("--student", required=True)
+@click.option("--hw", default=None)
+@course_opt
+@json_opt
+def status(student, hw, course_dir, as_json):
+    """Your submissions, scores and finals (private scores after the deadline)."""
+    rows = api.status(api.open_course(course_dir), student, hw)
+    print_json(rows) if as_json else console.print(dict_table(rows, f"submissions of {student}",
+                                                              ["id", "hw", "at", "status", "public", "private", "final", "passed", "message"]))
+
+
+@main.command("select")
+@click.argument("hw")
+@click.argument("ids", nargs=-1, type=int, required=True)
+@click.option("--student", required=True)
+@course_opt
+def select_cmd(hw, ids, student, course_dir):
+    """Select your final submissions for the private board (at most 2)."""
+    chosen = api.select_finals(api.open_course(course_dir), hw, student, list(ids))
+    console.print(f"{hw}: finals of {student} are " + ", ".join(f"#{i}" for i in chosen))
+
+
+@main.command()
+@click.argument("hw")
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@click.option("--bundle", type=click.Path(file_okay=False), default=".", show_default=True,
+              help="The released bundle (holds sample_submission.csv).")
+@json_opt
+def check(hw, file, bundle, as_json):
+    """Check a prediction file's format locally, with no hidden data."""
+    spec = api.assignment(hw)
+    problems = api.check(hw, Path(file or spec.submission.filename), Path(bundle))
+    if as_json:
+        print_json({"ok": not problems, "problems": problems})
+    elif problems:
+        err.print("\n".join(problems), soft_wrap=True)
+    else:
+        console.print(f"{file or spec.submission.filename}: format OK")
+    sys.exit(1 if problems else 0)
+
+
+@main.command()
+@click.argument("hw")
+@click.option("--private", is_flag=True, help="The private board (after the deadline).")
+@click.option("--force", is_flag=True, help="Instructors: show the private board before the deadline.")
+@course_opt
+@json_opt
+def leaderboard(hw, private, force, course_dir, as_json):
+    """Print a leaderboard."""
+    b = api.leaderboard(api.open_course(course_dir), hw, "private" if private else "public", force)
+    if as_json:
+        print_json([r.as_dict() for r in b.rows])
+    else:
+        console.print(board_table(b, f"{b.hw} {b.board} leaderboard · {b.metric}"))
+
+
+@main.command()
+@click.option("--site", "--out", "out", type=click.Path(file_okay=False), default="leaderboards", show_default=True)
+@click.option("--force", is_flag=True, help="Publish private boards before the deadline.")
+@course_opt
+def publish(out, force, course_dir):
+    """Write leaderboards/<hw>/{public,private}.{csv,json,md,html} and an index."""
+    files = api.publish(api.open_course(course_dir), Path(out), force)
+    console.print(f"wrote {len(files)} files to {out}")
+
+
+@main.command()
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="CSV file to write.")
+@course_opt
+@json_opt
+def gradebook(out, course_dir, as_json):
+    """Points per student per homework (CSV)."""
+    table = api.gradebook(api.open_course(course_dir), Path(out) if out else None)
+    if as_json:
+        print_json(table)
+    elif not out:
+        console.print(dict_table(table, "gradebook"))
+    else:
+        console.print(f"wrote {len(table)} students to {out}")
+
+
+@main.command()
+@click.argument("hw")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+@jobs_opt
+@course_opt
+@json_opt
+def batch(hw, folder, jobs, course_dir, as_json):
+    """Grade a class folder (<student>/… or COOL-style <student>_hwN.zip), resumable."""
+    from . import batch as batchmod
+
+    course = api.open_course(course_dir)
+    with progress_bar(f"grading {hw}", enabled=not as_json) as bar:
+        outcomes = batchmod.batch(course, hw, Path(folder), jobs, progress=bar)
+    rows = [vars(o) for o in outcomes]
+    if as_json:
+        print_json(rows)
+        return
+    console.print(dict_table(rows, f"batch {hw}", ["student", "status", "public", "private", "message"]))
+    counts = {}
+    for o in outcomes:
+        counts[o.status] = counts.get(o.status, 0) + 1
+    console.print(" · ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
+
+
+def _ladder_cmd(fn, hw, jobs, course_dir, as_json, verb):
+    course = api.open_course(course_dir)
+    with progress_bar(f"{verb} {hw}", enabled=not as_json, total=5 if verb == "verify" else 4) as bar:
+        rep = fn(course, hw, jobs, progress=lambda name, r: bar.advance(name))
+    rows = [{"run": n, "public": r.public, "private": r.private, "seconds": f"{r.seconds:.1f}", "error": r.error[:80]}
+            for n, r in rep.runs.items()]
+    if as_json:
+        print_json({"ok": rep.ok, "runs": rows, "problems": rep.problems,
+                    "thresholds": {f"{lv}/{b}": t for (lv, b), t in rep.thresholds.items()}})
+    else:
+        console.print(dict_table(rows, f"{verb} {rep.hw}"))
+        for p in rep.problems:
+            err.print(f"[red]✗[/red] {p}", markup=True)
+        if rep.ok:
+            console.print(f"[green]✓[/green] ladder holds for {rep.hw}", markup=True)
+    sys.exit(0 if rep.ok else 1)
+
+
+@main.command()
+@click.argument("hw")
+@jobs_opt
+@course_opt
+@json_opt
+def calibrate(hw, jobs, course_dir, as_json):
+    """Run the reference solutions and record the baseline thresholds."""
+    _ladder_cmd(api.calibrate, hw, jobs, course_dir, as_json, "calibrate")
+
+
+@main.command()
+@click.argument("hw")
+@jobs_opt
+@course_opt
+@json_opt
+def verify(hw, jobs, course_dir, as_json):
+    """Re-run references and the starter; check the ladder and reproducibility."""
+    _ladder_cmd(api.verify, hw, jobs, course_dir, as_json, "verify")
+
+
+@main.command()
+@click.option("--dir", "directory", type=click.Path(file_okay=False), default=".demo", show_default=True,
+              help="Throwaway course directory (recreated).")
+@click.option("--site", type=click.Path(file_okay=False), default="leaderboards", show_default=True)
+@click.option("--students", default=36, show_default=True)
+@click.option("--source", type=click.Choice(["generated", "real"]), default="generated", show_default=True)
+@jobs_opt
+@json_opt
+def demo(directory, site, students, source, jobs, as_json):
+    """A whole course in minutes: prepare, calibrate, a simulated class, batch, boards."""
+    from . import demo as demomod
+
+    summary = demomod.run(Path(directory), Path(site), students, source, jobs, quiet=as_json)
+    if as_json:
+        print_json(summary)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""Course-style notebooks: built with nbformat from readable percent-format sources, run with nbclient.
+
+A starter lives in the repository as `starter/hwNN.py`, where `# %%` opens a code cell and
+`# %% [markdown]` a markdown cell whose lines start with `# `. Diffs stay readable; the released
+`.ipynb` is generated from it.
+
+This module imports only nbformat/nbclient and the standard library, so the same file can run a
+notebook inside a sandbox: `python notebook.py run NB.ipynb --cwd DIR --timeout S`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+_CELL = re.compile(r"^# %%(.*)$")
+
+
+def build_notebook(source: str, title: str | None = None) -> nbformat.NotebookNode:
+    cells, kind, buf = [], None, []
+
+    def flush():
+        text = "\n".join(buf).strip("\n")
+        if kind == "markdown":
+            text = "\n".join(line[2:] if line.startswith("# ") else line.lstrip("#") for line in text.splitlines())
+            cells.append(new_markdown_cell(text))
+        elif kind == "code" and text.strip():
+            cells.append(new_code_cell(text))
+
+    for line in source.splitlines():
+        m = _CELL.match(line)
+        if m:
+            if kind is not None:
+                flush()
+            kind, buf = ("markdown" if "[markdown]" in m.group(1) else "code"), []
+        elif kind is not None:
+            buf.append(line)
+    if kind is not None:
+        flush()
+    nb = new_notebook(cells=cells, metadata={
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+        "language_info": {"name": "python"},
+    })
+    if title:
+        nb.metadata["title"] = title
+    nbformat.validate(nb)
+    return nb
+
+
+def write_notebook(source_path: Path, dest: Path) -> Path:
+    nb = build_notebook(Path(source_path).read_text(encoding="utf-8"))
+    nbformat.write(nb, str(dest))
+    return dest
+
+
+def code_of(nb_path: Path) -> str:
+    """The code cells of a notebook as one script (for similarity checks and probes); magics dropped."""
+    nb = nbformat.read(str(nb_path), as_version=4)
+    lines = []
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            lines.extend(ln for ln in cell.source.splitlines() if not ln.lstrip().startswith(("%", "!")))
+            lines.append("")
+    return "\n".join(lines)
+
+
+def run_notebook(nb_path: Path, cwd: Path, timeout: int = 600) -> None:
+    """Execute in place (outputs saved into the file); raises on the first failing cell."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(str(nb_path), as_version=4)
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(cwd)}})
+    try:
+        client.execute()
+    finally:
+        nbformat.write(nb, str(nb_path))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="notebook.py")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("notebook")
+    r.add_argument("--cwd", default=".")
+    r.add_argument("--timeout", type=int, default=600)
+    b = sub.add_parser("build")
+    b.add_argument("source")
+    b.add_argument("dest")
+    a = ap.parse_args(argv)
+    if a.cmd == "build":
+        write_notebook(Path(a.source), Path(a.dest))
+        return 0
+    try:
+        run_notebook(Path(a.notebook), Path(a.cwd), a.timeout)
+    except Exception as e:  # the cell error is the useful part, not our stack
+        print(f"notebook failed: {type(e).__name__}: {str(e)[-4000:]}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""Metric registry: name -> (library function, direction). No metric here is hand-written.
+
+Libraries are imported on first use, so `grade --help` stays fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Literal
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    direction: Literal["higher", "lower"]
+    fn: Callable[[np.ndarray, np.ndarray, dict], float]
+    description: str
+
+    def __call__(self, y_true, y_pred, **options) -> float:
+        return float(self.fn(np.asarray(y_true), np.asarray(y_pred), options))
+
+    def better(self, a: float, b: float) -> bool:
+        """True when score `a` is strictly better than `b`."""
+        return a > b if self.direction == "higher" else a < b
+
+    def reaches(self, score: float, threshold: float) -> bool:
+        """A baseline is passed when the score is at least as good as the threshold (Kaggle's rule)."""
+        return score >= threshold if self.direction == "higher" else score <= threshold
+
+
+def _mse(t, p, o):
+    from sklearn.metrics import mean_squared_error
+    return mean_squared_error(t, p)
+
+
+def _mae(t, p, o):
+    from sklearn.metrics import mean_absolute_error
+    return mean_absolute_error(t, p)
+
+
+def _accuracy(t, p, o):
+    from sklearn.metrics import accuracy_score
+    return accuracy_score(t, p)
+
+
+def _auc(t, p, o):
+    from sklearn.metrics import roc_auc_score
+    return roc_auc_score(t, p)
+
+
+def _bleu(t, p, o):
+    import sacrebleu
+    return sacrebleu.corpus_bleu([str(x) for x in p], [[str(x) for x in t]],
+                                 tokenize=o.get("tokenize", "zh")).score
+
+
+METRICS: dict[str, Metric] = {m.name: m for m in (
+    Metric("mse", "lower", _mse, "mean squared error (sklearn.metrics.mean_squared_error)"),
+    Metric("mae", "lower", _mae, "mean absolute error (sklearn.metrics.mean_absolute_error)"),
+    Metric("accuracy", "higher", _accuracy, "share of exact matches (sklearn.metrics.accuracy_score)"),
+    Metric("auc", "higher", _auc, "ROC AUC (sklearn.metrics.roc_auc_score)"),
+    Metric("bleu", "higher", _bleu, "corpus BLEU (sacrebleu.corpus_bleu, zh tokenizer by default)"),
+)}
+
+
+def get(name: str) -> Metric:
+    return METRICS[name]

@@ -1,0 +1,183 @@
+"""AssignmentSpec: the typed, validated form of `assignments/<hw>/assignment.yaml`.
+
+One file describes everything the platform needs about a homework: where its data comes from, what a
+valid submission looks like, how it is scored, which reference solutions define the baselines, and how
+many points each baseline earns. Every homework folder has the same shape, so learning one teaches all.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from .config import Strict, load_yaml, validate
+from .errors import ConfigError
+
+LEVELS = ("simple", "medium", "strong", "boss")
+BOARDS = ("public", "private")
+DTYPES = ("int", "float", "str")
+
+
+class DataFileRef(Strict):
+    path: str  # relative to the shared data folder (../shared/data)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class Edition(Strict):
+    files: list[DataFileRef] = []
+    layout: dict[str, Any] = {}
+
+
+class Source(Strict):
+    kind: Literal["generated", "files"]
+    editions: dict[str, Edition] = {}
+
+
+class DataSpec(Strict):
+    source: str = "generated"
+    edition: str = "2022"
+    scale: Literal["ci", "full"] = "ci"
+    public_fraction: float = Field(0.5, gt=0, lt=1)
+    sources: dict[str, Source]
+    options: dict[str, Any] = {}
+
+    @model_validator(mode="after")
+    def _source_known(self):
+        if self.source not in self.sources:
+            raise ValueError(f"source {self.source!r} is not one of sources: {sorted(self.sources)}")
+        return self
+
+
+class SubmissionSpec(Strict):
+    kind: Literal["csv"] = "csv"
+    filename: str
+    id_column: str
+    columns: dict[str, Literal["int", "float", "str"]]  # ordered: the exact header
+    max_bytes: int = Field(10_000_000, gt=0)
+
+    @model_validator(mode="after")
+    def _id_in_columns(self):
+        if self.id_column not in self.columns:
+            raise ValueError(f"id_column {self.id_column!r} is not among columns {list(self.columns)}")
+        if len(self.columns) != 2:
+            raise ValueError("a CSV submission has exactly two columns: the id and the prediction")
+        return self
+
+    @property
+    def value_column(self) -> str:
+        return next(c for c in self.columns if c != self.id_column)
+
+
+class MetricSpec(Strict):
+    name: str
+    direction: Literal["higher", "lower"] | None = None  # optional: must agree with the registry
+    options: dict[str, Any] = {}
+
+
+class BaselineSpec(Strict):
+    solution: str  # path relative to the repository root
+    args: list[str] = []  # extra command-line arguments for the solution script
+    hint: str = ""
+
+
+class PointsSpec(Strict):
+    per_level_per_board: float = 0.5
+    code: float = 2.0
+    report: float = 4.0
+
+
+class LimitsSpec(Strict):
+    daily: int | None = None  # None: the course's daily limit
+    finals: int | None = None
+    run_timeout_s: int = 300
+
+
+class CalibrationSpec(Strict):
+    # A threshold is the reference score relaxed by `slack` (relative), the way Kaggle baselines sit a
+    # little below what the TA's own run reached: the unchanged starter, which *is* the simple reference,
+    # must pass simple even with run-to-run noise.
+    slack: float = Field(0.01, ge=0, lt=0.5)
+    # Each level must beat the one below by at least this relative margin on every board.
+    min_gap: float = Field(0.03, ge=0, lt=1)
+    # `grade verify` accepts a re-run whose score differs from the calibrated one by at most this (relative).
+    tolerance: float = Field(0.01, ge=0, lt=1)
+    timeout_s: int = 120
+
+
+class StarterSpec(Strict):
+    source: str  # percent-format .py inside the assignment folder
+    notebook: str  # the released .ipynb name
+    output: str = "pred.csv"
+
+
+class AssignmentSpec(Strict):
+    id: str = Field(pattern=r"^hw\d\d_[a-z0-9_]+$")
+    number: int = Field(ge=1, le=99)
+    title: str
+    task: str
+    data: DataSpec
+    submission: SubmissionSpec
+    metric: MetricSpec
+    baselines: dict[Literal["simple", "medium", "strong", "boss"], BaselineSpec]
+    course_baselines: dict[str, float] = {}  # the real course's public numbers, for the handout only
+    points: PointsSpec = PointsSpec()
+    limits: LimitsSpec = LimitsSpec()
+    calibration: CalibrationSpec = CalibrationSpec()
+    starter: StarterSpec
+
+    # Set by `load_spec`, not read from YAML.
+    folder: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("baselines")
+    @classmethod
+    def _all_levels(cls, v):
+        missing = [lv for lv in LEVELS if lv not in v]
+        if missing:
+            raise ValueError(f"missing levels: {missing}")
+        return {lv: v[lv] for lv in LEVELS}
+
+    @model_validator(mode="after")
+    def _metric_known(self):
+        from .scoring.metrics import METRICS
+
+        m = METRICS.get(self.metric.name)
+        if m is None:
+            raise ValueError(f"metric.name: unknown metric {self.metric.name!r} (known: {', '.join(sorted(METRICS))})")
+        if self.metric.direction and self.metric.direction != m.direction:
+            raise ValueError(f"metric.direction: {self.metric.name} is {m.direction}-is-better, not {self.metric.direction}")
+        return self
+
+    @property
+    def short(self) -> str:
+        """`hw01`: the name used for folders and store rows."""
+        return self.id.split("_", 1)[0]
+
+    @property
+    def aliases(self) -> set[str]:
+        return {self.id, self.short, f"hw{self.number}", str(self.number)}
+
+    @property
+    def higher_is_better(self) -> bool:
+        from .scoring.metrics import METRICS
+
+        return METRICS[self.metric.name].direction == "higher"
+
+
+def load_spec(folder: Path) -> AssignmentSpec:
+    path = Path(folder) / "assignment.yaml"
+    raw = load_yaml(path)
+    try:
+        spec = validate(AssignmentSpec, raw, path)
+    except ConfigError as e:
+        # Validators that raise "key: message" name a nested key themselves.
+        m = re.match(r"Value error, (\w[\w.]*): (.*)", e.problem)
+        if m:
+            raise ConfigError(path, m.group(1), m.group(2)) from None
+        raise
+    if spec.id != Path(folder).name:
+        raise ConfigError(path, "id", f"{spec.id!r} does not match the folder name {Path(folder).name!r}")
+    spec.folder = Path(folder).resolve()
+    return spec

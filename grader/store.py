@@ -1,0 +1,219 @@
+"""The store: SQLAlchemy tables and the queries the platform needs (SQLite by default, any URL works).
+
+Submissions are immutable rows (the file itself lives content-addressed under `course/files`); every
+action also leaves an `events` row, the audit log. The one write that races — "may this student use
+another slot today?" — runs in a single serialised transaction (`BEGIN IMMEDIATE` on SQLite, a row lock
+on the student elsewhere), so twenty concurrent `grade submit` processes never exceed the daily limit.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from datetime import datetime, timezone
+
+from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, TypeDecorator,
+                        create_engine, event, func, select)
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+
+class UTC(TypeDecorator):
+    """Aware datetimes in, aware UTC datetimes out; stored naive-UTC so SQLite and Postgres agree."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Student(Base):
+    __tablename__ = "students"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    alias: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(20), default="student")
+    created_at: Mapped[datetime] = mapped_column(UTC, default=utcnow)
+
+
+class Submission(Base):
+    __tablename__ = "submissions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    hw: Mapped[str] = mapped_column(String(16), index=True)
+    student_id: Mapped[str] = mapped_column(ForeignKey("students.id"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTC, index=True)
+    # scored | rejected (invalid file) | refused (rules: late, limit, duplicate) | error
+    status: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text, default="")
+    public_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    private_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    counted: Mapped[bool] = mapped_column(Boolean, default=False)  # used one of the day's slots
+    origin: Mapped[str] = mapped_column(String(16), default="submit")  # submit | batch | demo
+
+
+class Final(Base):
+    __tablename__ = "finals"
+    hw: Mapped[str] = mapped_column(String(16), primary_key=True)
+    student_id: Mapped[str] = mapped_column(ForeignKey("students.id"), primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), primary_key=True)
+    selected_at: Mapped[datetime] = mapped_column(UTC, default=utcnow)
+
+
+class Baseline(Base):
+    __tablename__ = "baselines"
+    hw: Mapped[str] = mapped_column(String(16), primary_key=True)
+    level: Mapped[str] = mapped_column(String(16), primary_key=True)
+    board: Mapped[str] = mapped_column(String(16), primary_key=True)
+    score: Mapped[float] = mapped_column(Float)  # what the reference solution reached
+    threshold: Mapped[float] = mapped_column(Float)  # what a student must reach
+    fingerprint: Mapped[str] = mapped_column(String(64))  # of the data it was calibrated on
+    created_at: Mapped[datetime] = mapped_column(UTC, default=utcnow)
+
+
+class BatchResult(Base):
+    """One student's graded content in a TA batch; the sha256 makes a re-run skip unchanged work."""
+
+    __tablename__ = "batch_results"
+    hw: Mapped[str] = mapped_column(String(16), primary_key=True)
+    student_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    submission_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    status: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text, default="")
+    graded_at: Mapped[datetime] = mapped_column(UTC, default=utcnow)
+
+
+class Event(Base):
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTC, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(64), default="")
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    hw: Mapped[str] = mapped_column(String(16), default="")
+    student_id: Mapped[str] = mapped_column(String(64), default="")
+    submission_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class Store:
+    def __init__(self, url: str):
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        kwargs = {"connect_args": {"timeout": 60}} if self.is_sqlite else {"pool_pre_ping": True}
+        self.engine = create_engine(url, **kwargs)
+        if self.is_sqlite:
+            _sqlite_serialised_writes(self.engine)
+        self._read_engine = self.engine.execution_options(grader_read=True)
+
+    def create_all(self) -> None:
+        Base.metadata.create_all(self.engine)
+
+    @contextmanager
+    def session(self):
+        """A write transaction (serialised on SQLite)."""
+        with Session(self.engine, expire_on_commit=False) as s:
+            with s.begin():
+                yield s
+
+    @contextmanager
+    def reading(self):
+        """A read-only transaction: on SQLite a deferred BEGIN, so readers never queue behind writers."""
+        with Session(self._read_engine, expire_on_commit=False) as s:
+            with s.begin():
+                yield s
+
+    # ---- students -------------------------------------------------------------------------------
+    def ensure_student(self, s: Session, student_id: str, name: str = "", alias: str = "") -> Student:
+        st = s.get(Student, student_id)
+        if st is None:
+            st = Student(id=student_id, name=name or student_id, alias=alias or student_id)
+            s.add(st)
+            s.flush()
+        return st
+
+    def lock_student(self, s: Session, student_id: str) -> None:
+        """Serialise a student's quota check. SQLite already holds the write lock (BEGIN IMMEDIATE)."""
+        if not self.is_sqlite:
+            s.execute(select(Student.id).where(Student.id == student_id).with_for_update())
+
+    # ---- queries --------------------------------------------------------------------------------
+    def count_counted(self, s: Session, hw: str, student_id: str, start: datetime, end: datetime) -> int:
+        q = select(func.count()).select_from(Submission).where(
+            Submission.hw == hw, Submission.student_id == student_id, Submission.counted.is_(True),
+            Submission.created_at >= start, Submission.created_at < end)
+        return s.scalar(q) or 0
+
+    def log(self, s: Session, kind: str, *, actor: str = "", hw: str = "", student_id: str = "",
+            submission_id: int | None = None, **detail) -> None:
+        s.add(Event(kind=kind, actor=actor, hw=hw, student_id=student_id, submission_id=submission_id,
+                    detail=json.loads(json.dumps(detail, default=str))))
+
+    def submissions(self, hw: str | None = None, student_id: str | None = None) -> list[Submission]:
+        with self.reading() as s:
+            q = select(Submission).order_by(Submission.id)
+            if hw:
+                q = q.where(Submission.hw == hw)
+            if student_id:
+                q = q.where(Submission.student_id == student_id)
+            return list(s.scalars(q))
+
+    def students(self) -> dict[str, Student]:
+        with self.reading() as s:
+            return {st.id: st for st in s.scalars(select(Student))}
+
+    def finals(self, hw: str) -> dict[str, list[int]]:
+        with self.reading() as s:
+            out: dict[str, list[int]] = {}
+            for f in s.scalars(select(Final).where(Final.hw == hw)):
+                out.setdefault(f.student_id, []).append(f.submission_id)
+            return out
+
+    def baselines(self, hw: str) -> list[Baseline]:
+        with self.reading() as s:
+            return list(s.scalars(select(Baseline).where(Baseline.hw == hw)))
+
+    def events(self, kind: str | None = None) -> list[Event]:
+        with self.reading() as s:
+            q = select(Event).order_by(Event.id)
+            if kind:
+                q = q.where(Event.kind == kind)
+            return list(s.scalars(q))
+
+
+def _sqlite_serialised_writes(engine) -> None:
+    """WAL for concurrent readers; every transaction starts with BEGIN IMMEDIATE (one writer at a time).
+
+    pysqlite's own transaction handling would start with a deferred BEGIN, which lets two processes both
+    read "4 used today" and both insert the fifth; IMMEDIATE takes the write lock before the read.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA busy_timeout=60000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn):
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("grader_read") else "BEGIN IMMEDIATE")

@@ -1,0 +1,65 @@
+import json
+
+import pytest
+
+from grader import api
+from grader.calibrate import verify
+from grader.errors import GradeError
+from grader.spec import LEVELS
+
+
+def test_calibrate_records_thresholds_from_reference_runs(calibrated):
+    rows = {(b.level, b.board): b for b in calibrated.store.baselines("hw99")}
+    assert set(rows) == {(lv, b) for lv in LEVELS for b in ("public", "private")}
+    for b in rows.values():
+        # lower is better: the threshold is the reference score relaxed by the 1% slack
+        assert b.threshold == pytest.approx(b.score * 1.01)
+    scores = [rows[(lv, "public")].score for lv in LEVELS]
+    assert scores == sorted(scores, reverse=True), "each level beats the one below"
+    saved = json.loads((calibrated.calibration_dir("hw99") / "calibration.json").read_text())
+    assert saved["thresholds"]["boss/private"] == pytest.approx(rows[("boss", "private")].threshold)
+
+
+def test_verify_passes_and_checks_the_starter(calibrated):
+    rep = api.verify(calibrated, "hw99")
+    assert rep.ok, rep.problems
+    starter = rep.runs["starter"]
+    assert starter.public == pytest.approx(rep.runs["simple"].public)
+    assert (calibrated.calibration_dir("hw99") / "starter" / "HW99.ipynb").is_file()
+
+
+def test_verify_needs_calibration(course):
+    with pytest.raises(GradeError, match="not calibrated yet"):
+        api.verify(course, "hw99")
+
+
+def test_broken_ladder_is_refused_and_nothing_recorded(course, monkeypatch):
+    spec = api.assignment("hw99")
+    swapped = dict(spec.baselines)
+    swapped["medium"], swapped["strong"] = spec.baselines["strong"], spec.baselines["medium"]
+    bad = spec.model_copy(update={"baselines": swapped})
+    monkeypatch.setattr(api, "assignment", lambda hw: bad)
+    with pytest.raises(GradeError, match="strong .* is not better than medium"):
+        api.calibrate(course, "hw99")
+    assert course.store.baselines("hw99") == []
+
+
+def test_verify_detects_irreproducible_scores(calibrated, monkeypatch):
+    from grader.store import Baseline
+
+    with calibrated.store.session() as s:
+        b = s.get(Baseline, ("hw99", "boss", "public"))
+        b.score *= 0.5  # as if the recorded run had been much better than what re-runs give
+    rep = verify(calibrated, api.assignment("hw99"))
+    assert not rep.ok and any("boss scored" in p and "tolerance" in p for p in rep.problems)
+
+
+def test_a_crashing_reference_is_reported(course, monkeypatch, tmp_path):
+    spec = api.assignment("hw99")
+    crash = tmp_path / "crash.py"
+    crash.write_text("raise SystemExit('boom: no GPU here')\n")
+    refs = dict(spec.baselines)
+    refs["boss"] = refs["boss"].model_copy(update={"solution": str(crash), "args": []})
+    monkeypatch.setattr(api, "assignment", lambda hw: spec.model_copy(update={"baselines": refs}))
+    with pytest.raises(GradeError, match="boss: exit code 1: boom: no GPU here"):
+        api.calibrate(course, "hw99")
