@@ -68,6 +68,12 @@ def discover(folder: Path, short: str, number: int) -> tuple[list[Entry], list[O
         else:
             skipped.append(Outcome(p.name, "rejected",
                                    f"{p.name}: neither a student folder nor a <student>_{short}.zip archive"))
+    seen: dict[str, int] = {}
+    for e in entries:
+        seen[e.student] = seen.get(e.student, 0) + 1
+    for sid in [k for k, n in seen.items() if n > 1]:
+        skipped.append(Outcome(sid, "rejected", f"{sid}: both a folder and an archive; keep one"))
+    entries = [e for e in entries if seen[e.student] == 1]
     return entries, skipped
 
 
