@@ -95,7 +95,7 @@ def main(argv=None) -> int:
 
             def grade():
                 checked = validate_csv(data, "pred.csv", sub, answers.ids)
-                return score_values(spec, answers, align(checked, answers))
+                return score_values(spec, answers, align(checked, answers.ids))
 
             scores = grade()  # and warm up both
             bare()

@@ -190,6 +190,13 @@ def status(course: Course, student: str, hw: str | None = None, now: datetime | 
                "final": sub.id in finals[sub.hw], "message": sub.message if sub.status != "scored" else "",
                "passed": levels_passed(spec, ths[sub.hw], "public", sub.public_score) if spec else []}
         out.append(row)
+    for h in sorted({r["hw"] for r in out}):
+        spec = spec_by_short.get(h)
+        if spec and spec.execution.show_after_deadline and course.is_past_deadline(h, now):
+            for c in course.store.checks(h, student):
+                out.append({"id": "", "hw": h, "at": "", "status": f"check {c.status}", "public": None,
+                            "private": None, "final": False, "passed": [],
+                            "message": f"{c.test}: {c.points:g}/{c.max_points:g} {c.message[:200]}".strip()})
     return out
 
 
@@ -275,6 +282,12 @@ def gradebook(course: Course, out: Path | None = None, now: datetime | None = No
                 rows[r.student_id][f"{spec.short}_{board_name}"] = r.points
         for r in rows.values():
             r[f"{spec.short}_leaderboard"] = round(r.get(f"{spec.short}_public", 0) + r.get(f"{spec.short}_private", 0), 3)
+        for b in course.store.batch_results(spec.short):
+            if b.rerun_status and b.student_id in rows:
+                # A mismatch is flagged with its evidence; what it costs is the course's decision.
+                rows[b.student_id][f"{spec.short}_rerun"] = b.rerun_status
+                rows[b.student_id][f"{spec.short}_rerun_evidence"] = b.rerun_message if b.rerun_status != "match" else ""
+                rows[b.student_id][f"{spec.short}_hidden"] = b.hidden_points
     table = sorted(rows.values(), key=lambda r: r["student_id"])
     if out:
         writers.write_gradebook(table, Path(out))
@@ -283,3 +296,24 @@ def gradebook(course: Course, out: Path | None = None, now: datetime | None = No
 
 def metric_of(hw: str):
     return metrics.get(assignment(hw).metric.name)
+
+
+# ---- sandbox --------------------------------------------------------------------------------------
+
+def sandbox_doctor() -> list[dict]:
+    from .sandbox.doctor import doctor
+
+    return [c._asdict() for c in doctor()]
+
+
+def sandbox_build(force: bool = False) -> tuple[str, bool]:
+    from .sandbox.image import build_image
+
+    return build_image(force=force)
+
+
+def batch(course: Course, hw: str, folder: Path, jobs: int = 2, progress=None, rerun: bool = False,
+          backend: str | None = None):
+    from . import batch as batchmod
+
+    return batchmod.batch(course, hw, folder, jobs, progress=progress, rerun=rerun, backend=backend)

@@ -20,9 +20,12 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import delete
+
 from . import api
 from .data import sha256_file
-from .store import BatchResult, utcnow
+from .errors import GradeError
+from .store import BatchResult, CheckResult, utcnow
 from .submission import ArchiveRefused, safe_extract
 
 MAX_ENTRY_BYTES = 50_000_000
@@ -43,6 +46,9 @@ class Outcome:
     public: float | None = None
     private: float | None = None
     submission_id: int | None = None
+    rerun: str = ""  # with --rerun: match | mismatch | missing | error | a sandbox status
+    rerun_message: str = ""
+    hidden_points: float | None = None
 
 
 def _dir_digest(d: Path) -> str:
@@ -77,51 +83,88 @@ def discover(folder: Path, short: str, number: int) -> tuple[list[Entry], list[O
     return entries, skipped
 
 
-def locate(entry_path: str, filename: str) -> tuple[bytes | None, str, str]:
-    """Worker: find the prediction file in a student's folder or zip. Returns (data, name, problem)."""
+def _find(root: Path, pattern: str) -> list[Path]:
+    return [p for p in root.rglob(pattern) if p.is_file() and not p.is_symlink()
+            and ".ipynb_checkpoints" not in p.parts and "__MACOSX" not in p.parts]
+
+
+def _locate_in(root: Path, label: str, filename: str) -> tuple[bytes | None, str, str]:
+    hits = _find(root, filename)
+    if not hits:
+        csvs = _find(root, "*.csv")
+        hits = csvs if len(csvs) == 1 else []
+    if not hits:
+        return None, "", f"{label}: no {filename} found"
+    if len(hits) > 1:
+        names = ", ".join(str(h.relative_to(root)) for h in hits[:4])
+        return None, "", f"{label}: several candidate files ({names}); expected one {filename}"
+    f = hits[0]
+    if f.stat().st_size > MAX_ENTRY_BYTES:
+        return None, "", f"{label}: {f.name} is larger than {MAX_ENTRY_BYTES:,} bytes"
+    return f.read_bytes(), f.name, ""
+
+
+def work(entry_path: str, filename: str, rerun: dict | None = None):
+    """Worker: unpack the entry, find the prediction file and, with `rerun`, re-execute the notebook.
+
+    Returns (data, name, problem, code_result).
+    """
     path = Path(entry_path)
     with tempfile.TemporaryDirectory(prefix="grade-batch-") as tmp:
         if path.is_file():
             try:
-                safe_extract(path, Path(tmp))
+                safe_extract(path, Path(tmp) / "entry")
             except ArchiveRefused as e:
-                return None, "", str(e)
-            root = Path(tmp)
+                return None, "", str(e), None
+            root = Path(tmp) / "entry"
         else:
             root = path
-        hits = [p for p in root.rglob(filename) if p.is_file() and not p.is_symlink()]
-        if not hits:
-            csvs = [p for p in root.rglob("*.csv") if p.is_file() and not p.is_symlink()]
-            hits = csvs if len(csvs) == 1 else []
-        if not hits:
-            return None, "", f"{path.name}: no {filename} found"
-        if len(hits) > 1:
-            names = ", ".join(str(h.relative_to(root)) for h in hits[:4])
-            return None, "", f"{path.name}: several candidate files ({names}); expected one {filename}"
-        f = hits[0]
-        if f.stat().st_size > MAX_ENTRY_BYTES:
-            return None, "", f"{path.name}: {f.name} is larger than {MAX_ENTRY_BYTES:,} bytes"
-        return f.read_bytes(), f.name, ""
+        data, name, problem = _locate_in(root, path.name, filename)
+        if not rerun:
+            return data, name, problem, None
+        from .course import Course
+        from .execution import CodeResult, grade_code
+
+        notebooks = _find(root, "*.ipynb")
+        if len(notebooks) != 1:
+            found = "no notebook" if not notebooks else f"{len(notebooks)} notebooks"
+            return data, name, problem, CodeResult("missing", f"{path.name}: {found}; expected exactly one .ipynb")
+        course = Course(rerun["course"])
+        spec = api.assignment(rerun["hw"])
+        code = grade_code(course, spec, notebooks[0], data, Path(tmp) / "work", backend=rerun["backend"])
+        return data, name, problem, code
 
 
-def batch(course, hw: str, folder: Path, jobs: int = 2, progress=None) -> list[Outcome]:
+def batch(course, hw: str, folder: Path, jobs: int = 2, progress=None, rerun: bool = False,
+          backend: str | None = None) -> list[Outcome]:
+    """Grade every entry of a class folder. With `rerun`, also re-execute each notebook in the sandbox."""
     spec = api.assignment(hw)
     entries, outcomes = discover(Path(folder), spec.short, spec.number)
-    # An entry that ended in "error" (the grader failed, not the student) is graded again.
-    done = {r.student_id: r.sha256 for r in _results(course, spec.short) if r.status != "error"}
+    # An entry that ended in "error" (the grader failed, not the student) is graded again, and so is
+    # one graded without re-execution when a re-execution is asked for now.
+    done = {r.student_id: r.sha256 for r in course.store.batch_results(spec.short)
+            if r.status != "error" and (r.rerun_status not in ("", "error") or not rerun)}
     todo = [e for e in entries if done.get(e.student) != e.sha256]
     outcomes += [Outcome(e.student, "skipped", "unchanged since the last batch") for e in entries if e not in todo]
     if progress:
         progress.start(len(todo))
     with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {pool.submit(locate, str(e.path), spec.submission.filename): e for e in todo}
+        job = None
+        if rerun:
+            from .sandbox.registry import available_backends
+
+            backend = backend or next((b for b in available_backends() if b != "local"), None)
+            if backend is None:
+                raise GradeError("--rerun needs a sandbox backend (docker or bwrap); see `grade sandbox doctor`")
+            job = {"course": str(course.root), "hw": spec.short, "backend": backend}
+        futures = {pool.submit(work, str(e.path), spec.submission.filename, job): e for e in todo}
         for fut in as_completed(futures):
             e = futures[fut]
             try:
-                data, name, problem = fut.result()
+                data, name, problem, code = fut.result()
             except Exception as exc:  # a worker crash is one student's status, not the class's
-                data, name, problem = None, "", f"{e.path.name}: could not be read ({type(exc).__name__}: {exc})"
-            outcomes.append(_record(course, spec, e, data, name, problem))
+                data, name, problem, code = None, "", f"{e.path.name}: could not be read ({type(exc).__name__}: {exc})", None
+            outcomes.append(_record(course, spec, e, data, name, problem, code))
             if progress:
                 progress.advance(e.student)
     order = {e.student: i for i, e in enumerate(entries)}
@@ -129,14 +172,7 @@ def batch(course, hw: str, folder: Path, jobs: int = 2, progress=None) -> list[O
     return outcomes
 
 
-def _results(course, short: str) -> list[BatchResult]:
-    from sqlalchemy import select
-
-    with course.store.session() as s:
-        return list(s.scalars(select(BatchResult).where(BatchResult.hw == short)))
-
-
-def _record(course, spec, e: Entry, data, name, problem) -> Outcome:
+def _record(course, spec, e: Entry, data, name, problem, code=None) -> Outcome:
     if data is None:
         out = Outcome(e.student, "rejected", problem)
         sub_id = None
@@ -149,8 +185,25 @@ def _record(course, spec, e: Entry, data, name, problem) -> Outcome:
         else:
             out = Outcome(e.student, r.status, r.message, r.public, r.private, submission_id=r.id)
             sub_id = r.id
+    row = BatchResult(hw=spec.short, student_id=e.student, sha256=e.sha256, submission_id=sub_id,
+                      status=out.status, message=out.message, graded_at=utcnow())
+    if code is not None:
+        rr = code.rerun
+        out.rerun = rr.status if rr else code.run_status
+        out.rerun_message = (rr.message if rr else code.run_message)[:2000]
+        if rr and rr.examples:
+            out.rerun_message += "; e.g. " + ", ".join(f"id {i}: uploaded {a:.6g} vs rerun {b:.6g}"
+                                                       if isinstance(a, float) else f"id {i}: {a!r} vs {b!r}"
+                                                       for i, a, b in rr.examples[:3])
+        out.hidden_points = code.hidden_points
+        row.rerun_status, row.rerun_message, row.hidden_points = out.rerun, out.rerun_message, out.hidden_points
     with course.store.session() as s:
-        s.merge(BatchResult(hw=spec.short, student_id=e.student, sha256=e.sha256, submission_id=sub_id,
-                            status=out.status, message=out.message, graded_at=utcnow()))
-        course.store.log(s, "batch", actor="ta", hw=spec.short, student_id=e.student, status=out.status)
+        s.merge(row)
+        if code is not None:
+            s.execute(delete(CheckResult).where(CheckResult.hw == spec.short, CheckResult.student_id == e.student))
+            for c in code.checks:
+                s.add(CheckResult(hw=spec.short, student_id=e.student, submission_id=sub_id, test=c.test,
+                                  status=c.status, message=c.message, points=c.points, max_points=c.max_points))
+        course.store.log(s, "batch", actor="ta", hw=spec.short, student_id=e.student, status=out.status,
+                         rerun=out.rerun)
     return out

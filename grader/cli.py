@@ -186,20 +186,22 @@ def gradebook(out, course_dir, as_json):
 @click.argument("hw")
 @click.argument("folder", type=click.Path(exists=True, file_okay=False))
 @jobs_opt
+@click.option("--rerun", is_flag=True, help="Re-execute each notebook in the sandbox and compare its predictions.")
+@click.option("--backend", type=click.Choice(["docker", "bwrap"]), default=None,
+              help="Sandbox backend for --rerun (default: the most isolated that works here).")
 @course_opt
 @json_opt
-def batch(hw, folder, jobs, course_dir, as_json):
+def batch(hw, folder, jobs, rerun, backend, course_dir, as_json):
     """Grade a class folder (<student>/… or COOL-style <student>_hwN.zip), resumable."""
-    from . import batch as batchmod
-
     course = api.open_course(course_dir)
     with progress_bar(f"grading {hw}", enabled=not as_json) as bar:
-        outcomes = batchmod.batch(course, hw, Path(folder), jobs, progress=bar)
+        outcomes = api.batch(course, hw, Path(folder), jobs, progress=bar, rerun=rerun, backend=backend)
     rows = [vars(o) for o in outcomes]
     if as_json:
         print_json(rows)
         return
-    console.print(dict_table(rows, f"batch {hw}", ["student", "status", "public", "private", "message"]))
+    cols = ["student", "status", "public", "private", "message"] + (["rerun", "hidden_points", "rerun_message"] if rerun else [])
+    console.print(dict_table(rows, f"batch {hw}", cols))
     counts = {}
     for o in outcomes:
         counts[o.status] = counts.get(o.status, 0) + 1
@@ -259,6 +261,30 @@ def demo(directory, site, students, source, jobs, as_json):
     summary = demomod.run(Path(directory), Path(site), students, source, jobs, quiet=as_json)
     if as_json:
         print_json(summary)
+
+
+@main.group()
+def sandbox():
+    """Sandbox backends and the course image."""
+
+
+@sandbox.command()
+@json_opt
+def doctor(as_json):
+    """Which sandbox backends work on this machine, and why not."""
+    rows = api.sandbox_doctor()
+    if as_json:
+        print_json(rows)
+    else:
+        console.print(dict_table([{**r, "ok": "yes" if r["ok"] else "no"} for r in rows], "sandbox backends"))
+
+
+@sandbox.command()
+@click.option("--force", is_flag=True, help="Rebuild even when the recipe is unchanged.")
+def build(force):
+    """Build the offline CPU course image (skipped when its inputs are unchanged)."""
+    tag, built = api.sandbox_build(force)
+    console.print(f"{tag}: {'built' if built else 'up to date (inputs unchanged)'}")
 
 
 if __name__ == "__main__":

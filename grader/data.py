@@ -4,6 +4,7 @@
       release/            files students receive (train/test inputs, sample_submission.csv)
       hidden/answers.csv  the test answers, in the submission's two-column format
       hidden/public.npy   boolean mask (answers order): which rows score on the public board
+      hidden_inputs/      inputs for hidden probes (mounted into the sandbox; never answers)
       manifest.json       source, edition, scale, generator hash and the dataset fingerprint
 
 The public/private split is the platform's, not the homework's: a seeded permutation of the answer rows
@@ -45,6 +46,7 @@ class BuildContext:
     shared_data: Path | None
     release_dir: Path
     hidden_dir: Path
+    hidden_inputs_dir: Path  # inputs probes may use inside the sandbox: never answers
     options: dict[str, Any] = field(default_factory=dict)
     layout: dict[str, Any] = field(default_factory=dict)
 
@@ -123,9 +125,10 @@ def prepare(course, spec: AssignmentSpec, force: bool = False) -> dict:
         ctx = BuildContext(seed=course.seed_for(spec.short, "data", source, edition), source=source,
                            edition=edition, scale=scale, shared_data=shared,
                            release_dir=tmp / "release", hidden_dir=tmp / "hidden",
+                           hidden_inputs_dir=tmp / "hidden_inputs",
                            options=dict(spec.data.options), layout=dict(ed.layout) if ed else {})
-        ctx.release_dir.mkdir()
-        ctx.hidden_dir.mkdir()
+        for d in (ctx.release_dir, ctx.hidden_dir, ctx.hidden_inputs_dir):
+            d.mkdir()
         _load_generator(spec).build(ctx)
         answers_path = ctx.hidden_dir / "answers.csv"
         if not answers_path.is_file():
@@ -138,7 +141,7 @@ def prepare(course, spec: AssignmentSpec, force: bool = False) -> dict:
         np.save(ctx.hidden_dir / "public.npy", public, allow_pickle=False)
         if not (ctx.release_dir / "sample_submission.csv").exists():
             _write_sample(ctx.release_dir / "sample_submission.csv", spec, ids)
-        manifest = {**key, "fingerprint": fingerprint_dir(ctx.release_dir, ctx.hidden_dir),
+        manifest = {**key, "fingerprint": fingerprint_dir(ctx.release_dir, ctx.hidden_dir, ctx.hidden_inputs_dir),
                     "rows": len(ids), "public_rows": int(public.sum())}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
         if out.exists():

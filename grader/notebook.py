@@ -69,8 +69,8 @@ def code_of(nb_path: Path) -> str:
     return "\n".join(lines)
 
 
-def run_notebook(nb_path: Path, cwd: Path, timeout: int = 600) -> None:
-    """Execute in place (outputs saved into the file); raises on the first failing cell."""
+def run_notebook(nb_path: Path, cwd: Path, timeout: int = 600, save: Path | None = None) -> None:
+    """Execute the notebook; outputs are saved to `save` (default: in place). Raises on a failing cell."""
     from nbclient import NotebookClient
 
     nb = nbformat.read(str(nb_path), as_version=4)
@@ -79,7 +79,7 @@ def run_notebook(nb_path: Path, cwd: Path, timeout: int = 600) -> None:
     try:
         client.execute()
     finally:
-        nbformat.write(nb, str(nb_path))
+        nbformat.write(nb, str(save or nb_path))
 
 
 def main(argv=None) -> int:
@@ -89,6 +89,7 @@ def main(argv=None) -> int:
     r.add_argument("notebook")
     r.add_argument("--cwd", default=".")
     r.add_argument("--timeout", type=int, default=600)
+    r.add_argument("--save", default=None, help="Where to write the executed notebook (default: in place).")
     b = sub.add_parser("build")
     b.add_argument("source")
     b.add_argument("dest")
@@ -97,7 +98,7 @@ def main(argv=None) -> int:
         write_notebook(Path(a.source), Path(a.dest))
         return 0
     try:
-        run_notebook(Path(a.notebook), Path(a.cwd), a.timeout)
+        run_notebook(Path(a.notebook), Path(a.cwd), a.timeout, Path(a.save) if a.save else None)
     except Exception as e:  # the cell error is the useful part, not our stack
         print(f"notebook failed: {type(e).__name__}: {str(e)[-4000:]}", file=sys.stderr)
         return 1

@@ -88,8 +88,8 @@ def _distinctive_lines(text: str) -> set[str]:
 
 
 def scan_bundle(course, spec: AssignmentSpec, bundle: Path) -> list[Leak]:
-    hidden_dir = course.data_dir(spec.short) / "hidden"
-    hidden_files = [p for p in hidden_dir.rglob("*") if p.is_file()]
+    data = course.data_dir(spec.short)
+    hidden_files = [p for d in ("hidden", "hidden_inputs") for p in (data / d).rglob("*") if p.is_file()]
     forbidden_hashes = {datamod.sha256_file(p): f"the hidden file {p.name}" for p in hidden_files}
     sources = _hidden_sources(spec)
     for p in sources:

@@ -107,6 +107,22 @@ class CalibrationSpec(Strict):
     timeout_s: int = 120
 
 
+class ExecutionSpec(Strict):
+    """How a submitted notebook is re-executed and probed in the sandbox (the sandbox issue)."""
+
+    output: str = "pred.csv"  # what the notebook writes into its output folder
+    probe: str | None = None  # hidden probe script, relative to the assignment folder
+    checks: str = "tests/hidden"  # host-side pytest checks, relative to the assignment folder
+    points: dict[str, float] = {}  # hidden check name -> points
+    rerun_tolerance: float = Field(1e-3, ge=0)  # largest |uploaded - regenerated| that still matches
+    show_after_deadline: bool = True  # students see hidden check results once the deadline passed
+    wall_s: int = Field(600, gt=0)
+    memory_mb: int = Field(4096, gt=0)
+    cpus: float = Field(1.0, gt=0)
+    output_mb: int = Field(64, gt=0)
+    gpu: bool = False
+
+
 class StarterSpec(Strict):
     source: str  # percent-format .py inside the assignment folder
     notebook: str  # the released .ipynb name
@@ -127,6 +143,7 @@ class AssignmentSpec(Strict):
     limits: LimitsSpec = LimitsSpec()
     calibration: CalibrationSpec = CalibrationSpec()
     starter: StarterSpec
+    execution: ExecutionSpec = ExecutionSpec()
 
     # Set by `load_spec`, not read from YAML.
     folder: Path | None = Field(default=None, exclude=True)

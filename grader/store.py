@@ -99,6 +99,26 @@ class BatchResult(Base):
     status: Mapped[str] = mapped_column(String(16))
     message: Mapped[str] = mapped_column(Text, default="")
     graded_at: Mapped[datetime] = mapped_column(UTC, default=utcnow)
+    # Re-execution of the submitted notebook (`grade batch --rerun`): match | mismatch | missing | error
+    rerun_status: Mapped[str] = mapped_column(String(16), default="")
+    rerun_message: Mapped[str] = mapped_column(Text, default="")
+    hidden_points: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class CheckResult(Base):
+    """One hidden check's outcome for one student's graded code."""
+
+    __tablename__ = "check_results"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    hw: Mapped[str] = mapped_column(String(16), index=True)
+    student_id: Mapped[str] = mapped_column(String(64), index=True)
+    submission_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    test: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))  # passed | failed | error | skipped
+    message: Mapped[str] = mapped_column(Text, default="")
+    points: Mapped[float] = mapped_column(Float, default=0.0)
+    max_points: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime] = mapped_column(UTC, default=utcnow)
 
 
 class Event(Base):
@@ -189,6 +209,17 @@ class Store:
     def baselines(self, hw: str) -> list[Baseline]:
         with self.reading() as s:
             return list(s.scalars(select(Baseline).where(Baseline.hw == hw)))
+
+    def checks(self, hw: str, student_id: str | None = None) -> list[CheckResult]:
+        with self.reading() as s:
+            q = select(CheckResult).where(CheckResult.hw == hw).order_by(CheckResult.id)
+            if student_id:
+                q = q.where(CheckResult.student_id == student_id)
+            return list(s.scalars(q))
+
+    def batch_results(self, hw: str) -> list[BatchResult]:
+        with self.reading() as s:
+            return list(s.scalars(select(BatchResult).where(BatchResult.hw == hw)))
 
     def events(self, kind: str | None = None) -> list[Event]:
         with self.reading() as s:

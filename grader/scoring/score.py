@@ -20,16 +20,16 @@ class Scores:
         return self.public if board == "public" else self.private
 
 
-def align(checked: Checked, answers) -> np.ndarray:
-    """The submitted values reordered to the answers' order (ids already proven to be the same set)."""
-    if np.array_equal(checked.ids, answers.ids):
+def align(checked: Checked, expected_ids: np.ndarray) -> np.ndarray:
+    """The submitted values reordered to `expected_ids` (ids already proven to be the same set)."""
+    if np.array_equal(checked.ids, expected_ids):
         return checked.values
     out = np.empty_like(checked.values)
-    lo = _contiguous_start(answers.ids)
+    lo = _contiguous_start(expected_ids)
     if lo is not None and checked.ids.dtype.kind in "iu":  # ids lo..lo+n-1: an id is its own position
         out[checked.ids - lo] = checked.values
     else:  # ids are distinct, so any sort will do
-        out[np.argsort(answers.ids)] = checked.values[np.argsort(checked.ids)]
+        out[np.argsort(expected_ids)] = checked.values[np.argsort(checked.ids)]
     return out
 
 
@@ -66,7 +66,7 @@ def score_values(spec: AssignmentSpec, answers, pred: np.ndarray) -> Scores:
 def score_bytes(spec: AssignmentSpec, answers, data: bytes, filename: str) -> Scores:
     """Validate then score; raises `validate.Invalid` with the problems."""
     checked = validate_csv(data, filename, spec.submission, answers.ids)
-    return score_values(spec, answers, align(checked, answers))
+    return score_values(spec, answers, align(checked, answers.ids))
 
 
 def levels_passed(spec: AssignmentSpec, thresholds: dict[tuple[str, str], float], board: str,

@@ -1,0 +1,154 @@
+"""A code submission in three phases, with the trust boundary between them.
+
+1. **run** (sandbox): the student's notebook is executed with nbclient on the released data. It writes
+   artifacts (its predictions, its trained weights) into a capped output folder.
+2. **probe** (sandbox): the assignment's hidden probe calls named student functions and classes on
+   hidden *inputs* (never answers) and saves plain outputs (.npy without pickle, JSON).
+3. **score** (host): the two folders are screened (no links, capped sizes and counts), the regenerated
+   predictions are compared with the uploaded file (the course's rule: code must reproduce the chosen
+   submission), and the hidden pytest checks run against artifacts and hidden answers.
+
+Nothing from phases 1–2 is imported, unpickled or executed on the host, and nothing the student's code
+prints is read as a verdict.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .notebook import __file__ as NOTEBOOK_RUNNER
+from .sandbox.artifacts import UnsafeArtifact, collect
+from .sandbox.base import Job, Limits, Mount
+from .sandbox.registry import get_backend
+from .scoring.hidden import CheckOutcome, run_checks
+from .scoring.score import align
+from .scoring.validate import Invalid, validate_csv
+from .spec import AssignmentSpec
+
+
+@dataclass
+class Rerun:
+    status: str  # match | mismatch | missing | error
+    message: str = ""
+    max_dev: float | None = None
+    rows_differ: int = 0
+    examples: list = field(default_factory=list)  # (id, uploaded, regenerated)
+
+
+@dataclass
+class CodeResult:
+    run_status: str
+    run_message: str = ""
+    run_seconds: float = 0.0
+    probe_status: str = ""
+    rerun: Rerun | None = None
+    checks: list[CheckOutcome] = field(default_factory=list)
+
+    @property
+    def hidden_points(self) -> float:
+        return sum(c.points for c in self.checks)
+
+
+def limits_for(spec: AssignmentSpec, gpu_ids: list[str] | None = None) -> Limits:
+    ex = spec.execution
+    return Limits(wall_s=ex.wall_s, memory_mb=ex.memory_mb, cpus=ex.cpus, pids=512, output_mb=ex.output_mb,
+                  gpu=ex.gpu, gpu_ids=gpu_ids)
+
+
+def grade_code(course, spec: AssignmentSpec, notebook: Path, uploaded: bytes | None, work: Path,
+               backend: str = "bwrap", gpu_ids: list[str] | None = None) -> CodeResult:
+    sandbox = get_backend(backend)
+    data = course.data_dir(spec.short)
+    work = Path(work)
+    code, run_out, probe_out, probe_dir = work / "code", work / "run", work / "probe", work / "probe-src"
+    for d in (code, run_out, probe_out, probe_dir):
+        shutil.rmtree(d, ignore_errors=True)
+        d.mkdir(parents=True)
+    shutil.copy2(notebook, code / "submission.ipynb")
+    shutil.copy2(NOTEBOOK_RUNNER, code / "run_notebook.py")
+    limits = limits_for(spec, gpu_ids)
+    env = {"GRADE_DATA_DIR": "/data", "GRADE_OUTPUT_DIR": "/out"}
+
+    # Phase 1: run. Released data only: this job carries nothing hidden.
+    run = sandbox.run(Job(
+        command=["python", "/code/run_notebook.py", "run", "/code/submission.ipynb", "--cwd", "/out",
+                 "--save", "/out/executed.ipynb", "--timeout", str(int(limits.wall_s))],
+        output_dir=run_out, mounts=[Mount(code, "/code"), Mount(data / "release", "/data")],
+        workdir="/out", env=env, limits=limits))
+    result = CodeResult(run.status, _why(run), run.duration_s)
+
+    # Phase 2: probe, with hidden inputs (never answers) mounted.
+    if run.ok and spec.execution.probe:
+        shutil.copy2(spec.folder / spec.execution.probe, probe_dir / "probe.py")
+        shutil.copy2(Path(__file__).parent / "sandbox" / "probelib.py", probe_dir / "probelib.py")
+        mounts = [Mount(code, "/code"), Mount(run_out, "/run"), Mount(data / "release", "/data"),
+                  Mount(probe_dir, "/probe")]
+        if (data / "hidden_inputs").is_dir():
+            mounts.append(Mount(data / "hidden_inputs", "/hidden_inputs"))
+        probe = sandbox.run(Job(command=["python", "/probe/probe.py"], output_dir=probe_out, mounts=mounts,
+                                workdir="/out", env=env, limits=limits, carries_hidden=True))
+        result.probe_status = probe.status if probe.ok else f"{probe.status}: {_why(probe)}"
+
+    # Phase 3: score on the host.
+    try:
+        collect(run_out)
+        collect(probe_out)
+    except UnsafeArtifact as e:
+        result.run_status, result.run_message = "error", f"unsafe artifact: {e}"
+        shutil.rmtree(run_out, ignore_errors=True)
+        shutil.rmtree(probe_out, ignore_errors=True)
+        return result
+    if run.ok:
+        result.rerun = compare(course, spec, uploaded, run_out / spec.execution.output)
+    checks_dir = spec.folder / spec.execution.checks
+    submission = work / "uploaded" / spec.submission.filename
+    if uploaded is not None:
+        submission.parent.mkdir(exist_ok=True)
+        submission.write_bytes(uploaded)
+    result.checks = run_checks(checks_dir, {
+        "GRADE_ARTIFACTS": run_out, "GRADE_PROBE": probe_out, "GRADE_HIDDEN": data / "hidden",
+        "GRADE_HIDDEN_INPUTS": data / "hidden_inputs", "GRADE_RELEASE": data / "release",
+        "GRADE_SUBMISSION": submission if uploaded is not None else None,
+        "GRADE_RUN_STATUS": None}, spec.execution.points) if run.ok else []
+    return result
+
+
+def _why(r) -> str:
+    msg = r.message or ""
+    if not r.ok:
+        tail = (r.stderr_tail or r.stdout_tail).strip().splitlines()[-6:]
+        msg = (msg + "\n" + "\n".join(tail)).strip()
+    return msg[-2000:]
+
+
+def compare(course, spec: AssignmentSpec, uploaded: bytes | None, regenerated: Path) -> Rerun:
+    """Does the re-executed notebook reproduce the uploaded predictions (within tolerance)?"""
+    from .data import load_answers
+
+    if uploaded is None:
+        return Rerun("missing", "no uploaded prediction file to compare with")
+    if not regenerated.is_file():
+        return Rerun("missing", f"the notebook wrote no {regenerated.name}")
+    ids = load_answers(course, spec).ids
+    try:
+        up = validate_csv(uploaded, "uploaded " + spec.submission.filename, spec.submission, ids)
+        re = validate_csv(regenerated.read_bytes(), "regenerated " + regenerated.name, spec.submission, ids)
+    except Invalid as e:
+        return Rerun("error", str(e))
+    a, b = align(up, ids), align(re, ids)
+    if a.dtype.kind in "fc" or b.dtype.kind in "fc":
+        dev = np.abs(a.astype(float) - b.astype(float))
+        bad = np.flatnonzero(dev > spec.execution.rerun_tolerance)
+        max_dev = float(dev.max()) if len(dev) else 0.0
+    else:
+        bad = np.flatnonzero(a != b)
+        max_dev = None
+    examples = [(ids[i].item(), a[i].item(), b[i].item()) for i in bad[:5]]
+    if bad.size == 0:
+        return Rerun("match", "the notebook reproduces the uploaded predictions", max_dev, 0, [])
+    return Rerun("mismatch", f"{bad.size} of {len(ids)} rows differ by more than {spec.execution.rerun_tolerance:g}"
+                 + (f" (max deviation {max_dev:.4g})" if max_dev is not None else ""), max_dev, int(bad.size), examples)
