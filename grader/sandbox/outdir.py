@@ -1,0 +1,90 @@
+"""A hard size cap on the sandbox's writable output folder.
+
+A per-file RLIMIT_FSIZE plus polling the folder's size still lets a fast writer
+overshoot by whatever it writes between two polls.  Where we are root we instead
+bind a size- and inode-limited tmpfs as the output folder, so the kernel says
+ENOSPC at the cap; after the run its regular files (and symlinks, as symlinks,
+so the artifact collector can refuse them) are copied to the real output folder
+and the tmpfs is unmounted.  Elsewhere the staging folder is the output folder
+itself and the polling guard in :mod:`.proc` is the cap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from .proc import MAX_OUTPUT_FILES
+
+
+def can_mount() -> bool:
+    return os.geteuid() == 0 and shutil.which("mount") is not None
+
+
+class OutputDir:
+    """The host folder to bind (``path``); ``hit_cap`` is set on exit when the
+    capped tmpfs was full (out of blocks or inodes)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.hit_cap = False
+
+
+@contextlib.contextmanager
+def capped_output(output_dir: Path, cap_bytes: int, uid: int, gid: int) -> Iterator[OutputDir]:
+    """Yield the host folder to bind as the sandbox's output, owned by ``uid:gid``."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    if not can_mount():
+        yield OutputDir(output_dir)
+        return
+    stage = Path(tempfile.mkdtemp(prefix="grader-out-"))
+    opts = (f"size={max(cap_bytes, 4096)},nr_inodes={MAX_OUTPUT_FILES + 16},mode=0755,"
+            f"uid={uid},gid={gid},nosuid,nodev")
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "grader-out", str(stage)],
+                       capture_output=True, text=True)
+    if r.returncode != 0:  # e.g. inside a container without CAP_SYS_ADMIN: poll instead
+        stage.rmdir()
+        yield OutputDir(output_dir)
+        return
+    handle = OutputDir(stage)
+    try:
+        yield handle
+    finally:
+        try:
+            st = os.statvfs(stage)
+            handle.hit_cap = st.f_bavail * st.f_frsize < 256 * 1024 or st.f_favail < 4
+            _copy_out(stage, output_dir)
+        finally:
+            subprocess.run(["umount", "-l", str(stage)], capture_output=True)
+            try:
+                stage.rmdir()
+            except OSError:
+                pass
+
+
+def _copy_out(src: Path, dst: Path) -> None:
+    """Copy regular files and directories; recreate symlinks verbatim (never followed);
+    drop FIFOs/sockets (the sandbox cannot make devices).  Owned by the grader."""
+    for dirpath, dirs, files in os.walk(src, followlinks=False):
+        rel = Path(dirpath).relative_to(src)
+        target_dir = dst / rel
+        target_dir.mkdir(parents=True, exist_ok=True)
+        for name in dirs + files:
+            s, d = Path(dirpath) / name, target_dir / name
+            st = os.lstat(s)
+            if stat.S_ISLNK(st.st_mode):
+                if d.is_symlink() or d.exists():
+                    d.unlink()
+                os.symlink(os.readlink(s), d)
+            elif stat.S_ISREG(st.st_mode):
+                if d.is_symlink():
+                    d.unlink()
+                fd = os.open(s, os.O_RDONLY | os.O_NOFOLLOW)
+                with os.fdopen(fd, "rb") as fin, open(d, "wb") as fout:
+                    shutil.copyfileobj(fin, fout, 1 << 20)
