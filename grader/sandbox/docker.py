@@ -130,7 +130,7 @@ class DockerSandbox:
             done.set()
 
         threading.Thread(target=wait, daemon=True).start()
-        outcome = watch(done.is_set, lim.wall_s, out_host, lim.output_mb * 2**20)
+        outcome = watch(done.wait, lim.wall_s, out_host, lim.output_mb * 2**20)
         if outcome != "done":
             try:
                 container.kill()

@@ -8,6 +8,7 @@ endless loop can neither fill the host's memory nor block on a full pipe.
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import threading
@@ -77,23 +78,50 @@ def output_usage(path: Path) -> tuple[int, int]:
 Outcome = Literal["done", "timeout", "over-cap"]
 
 
-def watch(is_done: Callable[[], bool], wall_s: float, output_dir: Path | None,
-          output_cap: int, poll_s: float = 0.05, size_every_s: float = 0.25) -> Outcome:
-    """Wait until ``is_done()`` or the deadline, checking the output folder's size
-    every ``size_every_s`` (a per-file RLIMIT_FSIZE alone lets many files fill the disk)."""
+def watch(wait_done: Callable[[float], bool], wall_s: float, output_dir: Path | None,
+          output_cap: int, size_every_s: float = 0.25) -> Outcome:
+    """Wait until ``wait_done(timeout)`` says the run ended or the deadline passes,
+    checking the output folder's size every ``size_every_s`` (a per-file RLIMIT_FSIZE
+    alone lets many files fill the disk).  ``wait_done`` blocks, so a quick run is
+    noticed at once rather than at the next poll."""
     deadline = time.monotonic() + wall_s
-    next_size = time.monotonic() + size_every_s
-    while not is_done():
+    while True:
         now = time.monotonic()
         if now >= deadline:
             return "timeout"
-        if output_dir is not None and now >= next_size:
+        if wait_done(min(size_every_s, deadline - now)):
+            return "done"
+        if output_dir is not None:
             size, count = output_usage(output_dir)
             if size > output_cap or count > MAX_OUTPUT_FILES:
                 return "over-cap"
-            next_size = now + size_every_s
-        time.sleep(poll_s)
-    return "done"
+
+
+def process_waiter(proc: subprocess.Popen) -> Callable[[float], bool]:
+    """A blocking ``wait_done(timeout)`` for a child: a pidfd wakes us the moment it exits."""
+    try:
+        pidfd = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):
+        pidfd = None
+
+    def wait_done(timeout: float) -> bool:
+        if proc.poll() is not None:
+            return True
+        if pidfd is None:
+            try:
+                proc.wait(timeout)
+                return True
+            except subprocess.TimeoutExpired:
+                return False
+        poller = select.poll()
+        poller.register(pidfd, select.POLLIN)
+        poller.poll(max(0, int(timeout * 1000)))
+        if proc.poll() is not None:
+            return True
+        return False
+
+    wait_done.pidfd = pidfd  # type: ignore[attr-defined]
+    return wait_done
 
 
 @dataclass
@@ -116,9 +144,12 @@ def run_watched(argv: list[str], env: dict[str, str], wall_s: float,
                             start_new_session=True)
     out, err = TailBuffer(), TailBuffer()
     readers = [drain(proc.stdout, out), drain(proc.stderr, err)]  # type: ignore[arg-type]
+    waiter = process_waiter(proc)
     try:
-        outcome = watch(lambda: proc.poll() is not None, wall_s, output_dir, output_cap)
+        outcome = watch(waiter, wall_s, output_dir, output_cap)
     finally:
+        if waiter.pidfd is not None:  # type: ignore[attr-defined]
+            os.close(waiter.pidfd)  # type: ignore[attr-defined]
         if proc.poll() is None:
             (kill or kill_group)(proc)
         kill_group(proc)  # stragglers that kept the session (local backend)

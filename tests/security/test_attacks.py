@@ -9,7 +9,6 @@ changed).
 
 from __future__ import annotations
 
-import os
 import secrets
 import socket
 import textwrap
