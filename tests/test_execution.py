@@ -97,3 +97,27 @@ def test_probe_never_sees_hidden_answers(prepared, tmp_path, backend):
     for f in (tmp_path / "w").rglob("*"):
         if f.is_file():
             assert secret_answers not in f.read_text(errors="ignore")
+
+
+def test_symlink_left_in_artifacts_is_refused_on_the_host(prepared, tmp_path, backend):
+    course, spec, _, uploaded = prepared
+    nb = notebook(tmp_path, "import os\nos.symlink('/etc/shadow', '/out/pred.csv')")
+    r = grade_code(course, spec, nb, uploaded, tmp_path / "w", backend=backend)
+    assert r.run_status == "error" and "unsafe artifact" in r.run_message and r.checks == []
+
+
+def test_pickle_payload_artifact_is_never_unpickled(prepared, tmp_path, backend):
+    course, spec, _, uploaded = prepared
+    marker = tmp_path / "pwned"
+    payload = ("import numpy as np, os\n"
+               "class P:\n"
+               f"    def __reduce__(self): return (os.system, ('touch {marker}',))\n"
+               "np.save('/out/pred.npy', np.array([P()], dtype=object), allow_pickle=True)")
+    # The probe output is what the host loads; make the probe find a pickle where it expects numbers.
+    nb = notebook(tmp_path, payload,
+                  "import numpy as np\nclass Evil:\n    def __reduce__(self):\n"
+                  f"        import os; return (os.system, ('touch {marker}',))\n"
+                  "def predict(train, test):\n    return np.array([Evil()] * len(test), dtype=object)")
+    r = grade_code(course, spec, nb, uploaded, tmp_path / "w", backend=backend)
+    assert not marker.exists(), "nothing from the sandbox was unpickled on the host"
+    assert r.hidden_points == 0.0
