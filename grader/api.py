@@ -201,24 +201,40 @@ def status(course: Course, student: str, hw: str | None = None, now: datetime | 
 
 
 def check(hw: str, path: Path, bundle: Path | None = None) -> list[str]:
-    """Format check of a local file against the released sample submission (no hidden data needed)."""
-    import numpy as np
+    """A student's own check, no hidden data: the format against the released sample submission, then
+    the bundle's public tests, run on their own file with the local (no-isolation) sandbox backend."""
+    import sys
+    import tempfile
 
+    import numpy as np
+    import pyarrow.csv as pacsv
+
+    from .sandbox.base import Job, Limits
+    from .sandbox.local import LocalSandbox
     from .scoring.validate import validate_csv
 
     spec = assignment(hw)
-    sample = (bundle / "sample_submission.csv") if bundle else None
+    sample = (Path(bundle) / "sample_submission.csv") if bundle else None
     if sample is None or not sample.is_file():
         raise GradeError("need the released bundle (its sample_submission.csv): pass --bundle DIR")
-    import pyarrow.csv as pacsv
-
     ids = pacsv.read_csv(sample).column(spec.submission.id_column).to_numpy(zero_copy_only=False)
-    data = read_bounded(path, spec.submission.max_bytes)
+    data = read_bounded(Path(path), spec.submission.max_bytes)
     try:
         validate_csv(data, Path(path).name, spec.submission, np.asarray(ids))
     except Invalid as e:
         return e.problems
-    return []
+    public = Path(bundle) / "tests" / "public"
+    if not public.is_dir():
+        return []
+    with tempfile.TemporaryDirectory(prefix="grade-check-") as out:
+        r = LocalSandbox().run(Job(
+            command=[sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(public.resolve())],
+            output_dir=Path(out), workdir="/out", limits=Limits(wall_s=120, memory_mb=4096),
+            env={"GRADE_PRED": str(Path(path).resolve())}))
+    if r.ok:
+        return []
+    lines = [ln for ln in (r.stdout_tail + r.stderr_tail).splitlines() if ln.strip()]
+    return [f"public tests: {r.status} ({r.message})", *lines[-15:]]
 
 
 # ---- boards and exports -----------------------------------------------------------------------
