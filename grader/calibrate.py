@@ -62,12 +62,13 @@ def _env(threads: int) -> dict:
     return env
 
 
-def _run_level(spec: AssignmentSpec, level: str, release: Path, out_dir: Path, seed: int, threads: int) -> RunOutcome:
+def _run_level(spec: AssignmentSpec, level: str, release: Path, out_dir: Path, threads: int) -> RunOutcome:
     ref = spec.baselines[level]
     out_dir.mkdir(parents=True, exist_ok=True)
     pred = out_dir / spec.submission.filename
-    cmd = [sys.executable, str(REPO_ROOT / ref.solution), *ref.args,
-           "--data", str(release), "--out", str(pred), "--seed", str(seed)]
+    # No seed is passed: each solution keeps its own configured seed, as the starter does, so the
+    # unchanged starter and the simple reference train the very same model.
+    cmd = [sys.executable, str(REPO_ROOT / ref.solution), *ref.args, "--data", str(release), "--out", str(pred)]
     return _run(level, cmd, out_dir, pred, _env(threads), spec.calibration.timeout_s)
 
 
@@ -99,7 +100,6 @@ def run_ladder(course, spec: AssignmentSpec, with_starter: bool, jobs: int = 2, 
     answers = datamod.load_answers(course, spec)
     release = course.data_dir(spec.short) / "release"
     work = course.calibration_dir(spec.short)
-    seed = course.seed_for(spec.short, "reference")
     names = list(LEVELS) + (["starter"] if with_starter else [])
     # Threads per run: the machine's cores shared by the runs in flight (never oversubscribe).
     threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
@@ -108,7 +108,7 @@ def run_ladder(course, spec: AssignmentSpec, with_starter: bool, jobs: int = 2, 
         d = work / name
         shutil.rmtree(d, ignore_errors=True)
         r = (_run_starter(spec, release, d, threads) if name == "starter"
-             else _run_level(spec, name, release, d, seed, threads))
+             else _run_level(spec, name, release, d, threads))
         if not r.error:
             try:
                 s = score_bytes(spec, answers, r.pred.read_bytes(), r.pred.name)

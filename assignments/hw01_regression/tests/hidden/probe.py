@@ -32,10 +32,22 @@ def selected(rows: np.ndarray) -> np.ndarray:
     return np.asarray(out[2], dtype=np.float32)
 
 
+def checkpoint() -> str:
+    """Where the run phase saved the weights: config['save_path'], with its output folder now at /run."""
+    path = os.path.normpath(cfg.get("save_path", "models/model.ckpt"))
+    rel = os.path.relpath(path, "/out") if os.path.isabs(path) else path
+    found = os.path.join("/run", rel)
+    if not rel.startswith("..") and os.path.isfile(found):
+        return found
+    ckpts = [os.path.join(d, f) for d, _, fs in os.walk("/run") for f in fs if f.endswith((".ckpt", ".pt", ".pth"))]
+    if len(ckpts) != 1:
+        raise FileNotFoundError(f"expected the checkpoint at {found} (config['save_path']); found {ckpts}")
+    return ckpts[0]
+
+
 def predict(x: np.ndarray) -> np.ndarray:
     model = sub.My_Model(input_dim=x.shape[1])
-    ckpt = os.path.join("/run", os.path.normpath(cfg.get("save_path", "./models/model.ckpt")).lstrip("./"))
-    model.load_state_dict(torch.load(ckpt, map_location="cpu", weights_only=True))
+    model.load_state_dict(torch.load(checkpoint(), map_location="cpu", weights_only=True))
     model.eval()
     with torch.no_grad():
         return model(torch.from_numpy(x)).reshape(-1).numpy().astype(np.float64)
