@@ -102,6 +102,17 @@ def build(ctx) -> None:
     _write_csv(release_dir / "sample_submission.csv", ["id", TARGET],
                [[row[0], "0"] for row in test_rows])
     _write_csv(hidden_dir / "answers.csv", ["id", TARGET], [[row[0], row[-1]] for row in test_rows])
+    _write_probe_inputs(Path(ctx.hidden_inputs_dir), header[:-1], test_rows, rng)
+
+
+def _write_probe_inputs(folder: Path, header: list[str], test_rows: list[list[str]], rng, n: int = 200) -> None:
+    """Rows no student has seen, for the hidden probe: each feature column drawn from the test rows
+    independently, so values are realistic but the combinations are new. Inputs only, no target."""
+    folder.mkdir(parents=True, exist_ok=True)
+    features = np.array([row[1:-1] for row in test_rows], dtype=object)
+    picks = rng.integers(0, len(features), size=(n, features.shape[1]))
+    rows = [[str(i)] + [features[picks[i, j], j] for j in range(features.shape[1])] for i in range(n)]
+    _write_csv(folder / "probe.csv", header, rows)
 
 
 def _write_csv(path: Path, header: list[str], rows: list[list[str]]) -> None:
