@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 need=()
-for pair in docker:docker.io bwrap:bubblewrap debootstrap:debootstrap prlimit:util-linux; do
+for pair in dockerd:docker.io docker:docker.io bwrap:bubblewrap debootstrap:debootstrap prlimit:util-linux; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 if ((${#need[@]})); then
