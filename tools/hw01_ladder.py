@@ -94,7 +94,8 @@ def main():
         for seed in args.seeds:
             case = work / f"{source}-{args.edition}-{seed}"
             ctx = SimpleNamespace(seed=seed, source=source, edition=args.edition, scale="ci", shared_data=shared,
-                                  release_dir=case / "release", hidden_dir=case / "hidden", options={})
+                                  release_dir=case / "release", hidden_dir=case / "hidden",
+                                  hidden_inputs_dir=case / "hidden_inputs", options={})
             build(ctx)
             ids, answers = read_column(case / "hidden" / "answers.csv", "tested_positive")
             answers = answers[np.argsort(ids)]
@@ -105,7 +106,8 @@ def main():
                 total += seconds
                 total_cpu += cpu
                 mse = [mean_squared_error(answers[m], preds[level][m]) for m in (public, ~public, slice(None))]
-                line = f"{source:10} {seed:>4} {level:8} {mse[0]:8.4f} {mse[1]:8.4f} {mse[2]:8.4f} {seconds:7.1f} {cpu:6.1f}"
+                line = (f"{source:10} {seed:>4} {level:8} {mse[0]:8.4f} {mse[1]:8.4f} {mse[2]:8.4f}"
+                        f" {seconds:7.1f} {cpu:6.1f}")
                 if args.repeat:
                     again, _, _ = run(level, case / "release", case / "out" / f"{level}-again", args.threads)
                     line += f"  {np.abs(again - preds[level]).max():.2e}"

@@ -6,15 +6,17 @@ HW1 reference solution, level "boss": strong + L2 regularisation + tuned hyper-p
 
 DATA_DIR holds covid.train.csv and covid.test.csv; the script writes pred.csv
 (id,tested_positive). Changes against strong:
-  * L2 regularisation: weight_decay in Adam (adds wd * w to every gradient), which keeps
-    the network from leaning on the many noisy, strongly correlated columns;
   * tuned feature selection: the k survey columns most correlated with the target
-    (|Pearson r| on the training data) instead of all of them;
-  * tuned size and schedule: a smaller network and bigger batches;
+    (|Pearson r| on the training data) instead of tested_positive alone. For the 2022
+    layout these are tested_positive and the four COVID-like-illness items of every day:
+    they also see the next day's growth, but they are noisy and strongly correlated;
+  * L2 regularisation: weight_decay in Adam (adds wd * w to every gradient), so the
+    network does not lean on any single one of those correlated columns;
+  * tuned size and schedule: a smaller network, bigger batches, a higher learning rate;
   * k-fold ensemble: every fold trains one model, early-stopped on its own held-out fold,
     and the test prediction is the mean of the fold models. All labelled rows are used
     for training, and averaging cancels much of each model's variance.
-About 12 s on one CPU thread.
+About 12 s on one CPU thread, 4 s of it importing torch.
 """
 import argparse
 import copy
@@ -34,11 +36,11 @@ class Config:
     seed: int = 5201314
     n_features: int = 24        # k of the correlation-based feature selection
     n_folds: int = 5
-    n_epochs: int = 300
-    batch_size: int = 128
-    learning_rate: float = 1e-3
+    n_epochs: int = 200
+    batch_size: int = 256
+    learning_rate: float = 5e-3
     weight_decay: float = 1e-2  # L2 strength
-    early_stop: int = 50
+    early_stop: int = 20
     hidden: tuple = (16, 8)
 
 
@@ -101,7 +103,6 @@ def main():
     cfg = Config(seed=args.seed)
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
-    torch.use_deterministic_algorithms(True)
 
     train_df = pd.read_csv(os.path.join(args.data, "covid.train.csv"))
     test_df = pd.read_csv(os.path.join(args.data, "covid.test.csv"))

@@ -9,7 +9,7 @@ pred.csv (id,tested_positive). Model, optimizer, config, data split, batch order
 early stopping are exactly those of the starter notebook (starter/hw01.py), so with the
 same seed the unchanged starter writes the same predictions and scores the same MSE.
 It is deliberately weak: raw, unscaled inputs (id runs to ~2700) and a tiny learning
-rate leave SGD far from converged. About 10 s on one CPU thread.
+rate leave SGD far from converged. About 9 s on one CPU thread, 4 s of it importing torch.
 """
 import argparse
 import copy
@@ -29,11 +29,11 @@ from torch.utils.data import DataLoader, Dataset, random_split
 class Config:
     seed: int = 5201314
     valid_ratio: float = 0.2
-    n_epochs: int = 500         # course: 3000 (scaled down for the CPU budget)
+    n_epochs: int = 200         # course: 3000 (scaled down for the CPU budget)
     batch_size: int = 256
     learning_rate: float = 1e-5
     momentum: float = 0.9
-    early_stop: int = 200       # course: 400
+    early_stop: int = 100       # course: 400
 
 
 class COVID19Dataset(Dataset):
@@ -115,8 +115,6 @@ def main():
     cfg = Config(seed=args.seed)
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
-    torch.use_deterministic_algorithms(True)
-    np.random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)     # the model init below draws from the global generator, as in the notebook
 
     train_df = pd.read_csv(os.path.join(args.data, "covid.train.csv"))

@@ -5,14 +5,15 @@ optimizer (course hint).
     python reference_solutions/hw01/strong.py --data DATA_DIR --out OUT_DIR/pred.csv [--seed 5201314]
 
 DATA_DIR holds covid.train.csv and covid.test.csv; the script writes pred.csv
-(id,tested_positive). Changes against medium:
-  * inputs are all survey columns (id and the state one-hots dropped), z-scored with
-    the training statistics, so every feature lives on the same scale;
-  * a wider network (F -> 64 -> 32 -> 1, ReLU) trained with Adam (lr 1e-3, batch 64)
-    instead of SGD lr 1e-5: it actually converges, and can use the non-linear parts of
-    the signal that the tiny under-trained SGD net of medium cannot.
-Single model, no regularisation besides early stopping, so it still over-fits the many
-noisy, correlated survey columns a little; that is what boss fixes. About 5 s on one CPU thread.
+(id,tested_positive). Same features as medium (tested_positive of the previous days), but:
+  * the inputs are z-scored with the training statistics, so the optimizer sees every
+    feature on the same scale;
+  * a wider network (F -> 64 -> 32 -> 1, ReLU) trained with Adam (lr 2e-3, batch 128)
+    instead of the tiny SGD net with lr 1e-5: it converges within a few thousand steps
+    instead of leaving most of the fit on the table.
+Single model, no regularisation besides early stopping, and only the tested_positive
+history: boss adds the other informative columns, L2 and tuning. About 8 s on one CPU
+thread, 4 s of it importing torch.
 """
 import argparse
 import copy
@@ -33,9 +34,9 @@ class Config:
     seed: int = 5201314
     valid_ratio: float = 0.2
     n_epochs: int = 300
-    batch_size: int = 64
-    learning_rate: float = 1e-3
-    early_stop: int = 50
+    batch_size: int = 128
+    learning_rate: float = 2e-3
+    early_stop: int = 30
     hidden: tuple = (64, 32)
 
 
@@ -52,9 +53,9 @@ class Model(nn.Module):
         return self.layers(x).squeeze(1)
 
 
-def survey_columns(columns):
-    """Indices of the survey features: everything but id and the two-letter state one-hots."""
-    return [i for i, name in enumerate(columns) if name != "id" and not (len(name) == 2 and name.isupper())]
+def select_feat(columns):
+    """Indices of tested_positive, tested_positive.1, ... (the days before the target day), as in medium."""
+    return [i for i, name in enumerate(columns) if name.split(".")[0] == "tested_positive"]
 
 
 def train_valid_split(data, valid_ratio, seed):
@@ -101,13 +102,12 @@ def main():
     cfg = Config(seed=args.seed)
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
-    torch.use_deterministic_algorithms(True)
     torch.manual_seed(cfg.seed)
 
     train_df = pd.read_csv(os.path.join(args.data, "covid.train.csv"))
     test_df = pd.read_csv(os.path.join(args.data, "covid.test.csv"))
     train_data, valid_data = train_valid_split(train_df.values, cfg.valid_ratio, cfg.seed)   # (N, C)
-    feat_idx = survey_columns(test_df.columns)
+    feat_idx = select_feat(test_df.columns)
     print(f"number of features: {len(feat_idx)}")
 
     # z-score with training statistics only; the validation and test sets reuse them

@@ -81,3 +81,37 @@ def test_ladder_calibrates_and_verifies(tmp_path, source):
     total = sum(r.seconds for r in rep.runs.values())
     print(f"\nHW1 {source}: " + ", ".join(f"{n} {r.public:.3f}/{r.private:.3f} ({r.seconds:.0f}s)"
                                          for n, r in rep.runs.items()) + f"; {total:.0f} s of runs")
+
+
+@pytest.mark.slow
+def test_rerun_and_hidden_checks_on_the_starter(tmp_path):
+    """`grade batch hw1 --rerun`: the unchanged starter reproduces its pred.csv and passes the hidden
+    checks; a hand-edited copy of the same predictions is flagged with the rows that differ."""
+    from grader.calibrate import _run_starter
+    from grader.notebook import write_notebook
+    from grader.sandbox.registry import available_backends
+
+    backend = next((b for b in ("bwrap", "docker") if b in available_backends()), None)
+    if backend is None:
+        pytest.skip("no sandbox backend (bwrap or docker) works on this machine")
+    c = make(tmp_path)
+    spec = api.assignment("hw1")
+    api.prepare(c, "hw1")
+    run = _run_starter(spec, c.data_dir("hw01") / "release", tmp_path / "local", 2)
+    assert not run.error, run.error
+    honest = (tmp_path / "local" / "pred.csv").read_text()
+    lines = honest.splitlines()
+    i, v = lines[10].split(",")
+    lines[10] = f"{i},{float(v) + 1.0}"
+    for student, pred in (("b1", honest), ("b2", "\n".join(lines) + "\n")):
+        d = tmp_path / "class" / student
+        d.mkdir(parents=True)
+        (d / "pred.csv").write_text(pred)
+        write_notebook(spec.folder / spec.starter.source, d / "HW01.ipynb")
+    out = {o.student: o for o in api.batch(c, "hw1", tmp_path / "class", jobs=2, rerun=True, backend=backend)}
+    assert out["b1"].rerun == "match" and out["b1"].hidden_points == 2.0, out["b1"]
+    assert out["b2"].rerun == "mismatch" and f"id {i}" in out["b2"].rerun_message
+    failed = [c.test for c in api.open_course(c.root).store.checks("hw01", "b2") if c.status == "failed"]
+    assert failed == ["test_probed_model_made_the_uploaded_predictions"]
+    book = {r["student_id"]: r for r in api.gradebook(c)}
+    assert book["b1"]["hw01_rerun"] == "match" and book["b2"]["hw01_rerun"] == "mismatch"
