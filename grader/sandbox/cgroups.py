@@ -60,8 +60,17 @@ class CgroupSet:
 
     @property
     def procs_files(self) -> list[str]:
-        """Files the launcher writes its pid into before exec'ing bubblewrap."""
+        """Each group's ``cgroup.procs`` (a process id moves that whole process)."""
         return [str(d / "cgroup.procs") for d in self.dirs.values()]
+
+    @property
+    def tasks_files(self) -> list[str]:
+        """Each group's ``tasks``: the launcher writes ``0`` there to move itself in before
+        exec'ing bubblewrap.  Writing another pid (to either file) makes the kernel take
+        the global cgroup threadgroup lock, whose first use after a quiet spell waits for
+        an RCU grace period (7-15 ms per run here); a thread moving itself skips that lock,
+        and a single-threaded launcher moving itself moves the whole process."""
+        return [str(d / "tasks") for d in self.dirs.values()]
 
     def oom_killed(self) -> bool:
         """True when the kernel OOM-killed something in this group (or hit the limit)."""
@@ -86,6 +95,7 @@ class CgroupSet:
     def kill_all(self) -> None:
         """SIGKILL every process in the group until it is empty (a fork bomb keeps forking,
         so loop; the pids cap bounds how many there can be)."""
+        pause = 0.001  # a process that is already exiting is usually gone within a ms
         for _ in range(200):
             pids = self.pids()
             if not pids:
@@ -95,27 +105,34 @@ class CgroupSet:
                     os.kill(p, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
-            time.sleep(0.01)
+            time.sleep(pause)
+            pause = min(0.01, pause * 2)
 
     def close(self) -> None:
         self.kill_all()
         for d in self.dirs.values():
-            for _ in range(100):
+            pause = 0.001
+            for _ in range(120):
                 try:
                     d.rmdir()
                     break
                 except FileNotFoundError:
                     break
                 except OSError:  # still busy for a moment after the last kill
-                    time.sleep(0.02)
+                    time.sleep(pause)
+                    pause = min(0.02, pause * 2)
 
 
 def _write(path: Path, value: str) -> None:
-    path.write_text(value)
+    fd = os.open(path, os.O_WRONLY)  # a bare write(2): no text-file layer per setting
+    try:
+        os.write(fd, value.encode())
+    finally:
+        os.close(fd)
 
 
 def _try_write(path: Path, value: str) -> None:
     try:
-        path.write_text(value)
+        _write(path, value)
     except OSError:
         pass

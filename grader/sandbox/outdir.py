@@ -29,6 +29,40 @@ def can_mount() -> bool:
     return os.geteuid() == 0 and sys.platform.startswith("linux")
 
 
+_TMPFS_MAGIC = 0x01021994
+_scratch: list[str | None] = []
+
+
+def scratch_dir() -> str | None:
+    """Where per-run scratch folders go: /dev/shm when it is a writable tmpfs, else None
+    (the default temp folder).  Creating and removing a folder on a disk file system can
+    cost milliseconds (a journal commit, online discard): 4 ms per rmdir on an ext4
+    mounted with ``discard`` here, several times per run; on tmpfs it is microseconds."""
+    if not _scratch:
+        path = "/dev/shm"
+        try:
+            ok = (os.path.isdir(path) and not os.path.islink(path) and os.access(path, os.W_OK | os.X_OK)
+                  and _fs_type(path) == _TMPFS_MAGIC)
+        except OSError:
+            ok = False
+        _scratch.append(path if ok else None)
+    return _scratch[0]
+
+
+def _fs_type(path: str) -> int | None:
+    """f_type of statfs(2) (os.statvfs does not report it)."""
+    class StatFs(ctypes.Structure):
+        _fields_ = [("f_type", ctypes.c_long), ("rest", ctypes.c_byte * 256)]
+
+    buf = StatFs()
+    try:
+        if _libc().statfs(os.fsencode(path), ctypes.byref(buf)) != 0:
+            return None
+    except (OSError, AttributeError):
+        return None
+    return buf.f_type
+
+
 class OutputDir:
     """The host folder to bind (``path``); ``hit_cap`` is set on exit when the
     capped tmpfs was full (out of blocks or inodes)."""
@@ -45,7 +79,7 @@ def capped_output(output_dir: Path, cap_bytes: int, uid: int, gid: int) -> Itera
     if not can_mount():
         yield OutputDir(output_dir)
         return
-    stage = Path(tempfile.mkdtemp(prefix="grader-out-"))
+    stage = Path(tempfile.mkdtemp(prefix="grader-out-", dir=scratch_dir()))
     opts = (f"size={max(cap_bytes, 4096)},nr_inodes={MAX_OUTPUT_FILES + 16},mode=0755,"
             f"uid={uid},gid={gid}")
     if not _mount_tmpfs(stage, opts):  # e.g. in a container without CAP_SYS_ADMIN: poll instead
