@@ -186,7 +186,7 @@ def run(root: Path, site: Path, n_students: int = 36, source: str = "generated",
         hist: dict[float, int] = {}
         for r in book:
             hist[r.get("hw01_leaderboard", 0)] = hist.get(r.get("hw01_leaderboard", 0), 0) + 1
-        console.print(dict_table([{"points (of 8)": k, "students": v} for k, v in sorted(hist.items())],
+        console.print(dict_table([{"points (of 8)": f"{k:g}", "students": v} for k, v in sorted(hist.items())],
                                  "HW1 leaderboard points"))
         console.print(f"published {len(files)} files to {site}/ · gradebook {root / 'gradebook.csv'} · "
                       f"{time.perf_counter() - t0:.0f} s")
