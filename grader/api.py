@@ -207,20 +207,26 @@ def check(hw: str, path: Path, bundle: Path | None = None) -> list[str]:
     import tempfile
 
     import numpy as np
+    import pyarrow as pa
     import pyarrow.csv as pacsv
 
     from .sandbox.base import Job, Limits
     from .sandbox.local import LocalSandbox
-    from .scoring.validate import validate_csv
+    from .scoring.validate import validate
 
     spec = assignment(hw)
-    sample = (Path(bundle) / "sample_submission.csv") if bundle else None
+    sample = (Path(bundle) / spec.submission.sample_name) if bundle else None
     if sample is None or not sample.is_file():
-        raise GradeError("need the released bundle (its sample_submission.csv): pass --bundle DIR")
-    ids = pacsv.read_csv(sample).column(spec.submission.id_column).to_numpy(zero_copy_only=False)
+        raise GradeError(f"need the released bundle (its {spec.submission.sample_name}): pass --bundle DIR")
+    if spec.submission.kind == "lines":
+        ids = np.arange(len(sample.read_text(encoding="utf-8").splitlines()))
+    else:
+        ids = pacsv.read_csv(sample, convert_options=pacsv.ConvertOptions(
+            column_types={spec.submission.id_column: pa.string() if spec.submission.columns[spec.submission.id_column] == "str"
+                          else pa.int64()})).column(spec.submission.id_column).to_numpy(zero_copy_only=False)
     data = read_bounded(Path(path), spec.submission.max_bytes)
     try:
-        validate_csv(data, Path(path).name, spec.submission, np.asarray(ids))
+        validate(data, Path(path).name, spec.submission, np.asarray(ids))
     except Invalid as e:
         return e.problems
     public = Path(bundle) / "tests" / "public"

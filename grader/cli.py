@@ -127,7 +127,7 @@ def select_cmd(hw, ids, student, course_dir):
 @click.argument("hw")
 @click.argument("file", required=False, type=click.Path(dir_okay=False))
 @click.option("--bundle", type=click.Path(file_okay=False), default=".", show_default=True,
-              help="The released bundle (holds sample_submission.csv).")
+              help="The released bundle (holds the sample submission).")
 @json_opt
 def check(hw, file, bundle, as_json):
     """Check a prediction file's format locally, with no hidden data."""

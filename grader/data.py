@@ -157,8 +157,8 @@ def prepare(course, spec: AssignmentSpec, force: bool = False) -> dict:
         public = np.zeros(len(ids), dtype=bool)
         public[rng.permutation(len(ids))[:n_public]] = True
         np.save(ctx.hidden_dir / "public.npy", public, allow_pickle=False)
-        if not (ctx.release_dir / "sample_submission.csv").exists():
-            _write_sample(ctx.release_dir / "sample_submission.csv", spec, ids)
+        if not (ctx.release_dir / spec.submission.sample_name).exists():
+            _write_sample(ctx.release_dir / spec.submission.sample_name, spec, ids)
         manifest = {**key, "fingerprint": fingerprint_dir(ctx.release_dir, ctx.hidden_dir, ctx.hidden_inputs_dir),
                     "rows": len(ids), "public_rows": int(public.sum())}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
@@ -195,6 +195,9 @@ def _read_answers(path: Path, spec: AssignmentSpec) -> tuple[np.ndarray, np.ndar
 
 def _write_sample(path: Path, spec: AssignmentSpec, ids: np.ndarray) -> None:
     sub = spec.submission
+    if sub.kind == "lines":  # one placeholder line per test item (empty lines are refused)
+        path.write_text("-\n" * len(ids), encoding="utf-8")
+        return
     filler = {"int": "0", "float": "0", "str": ""}[sub.columns[sub.value_column]]
     with open(path, "w", newline="") as f:
         f.write(",".join(sub.columns) + "\n")

@@ -26,7 +26,7 @@ from .sandbox.base import Job, Limits, Mount
 from .sandbox.registry import get_backend
 from .scoring.hidden import CheckOutcome, run_checks
 from .scoring.score import align
-from .scoring.validate import Invalid, validate_csv
+from .scoring.validate import Invalid, validate
 from .spec import AssignmentSpec
 
 
@@ -135,8 +135,8 @@ def compare(course, spec: AssignmentSpec, uploaded: bytes | None, regenerated: P
         return Rerun("missing", f"the notebook wrote no {regenerated.name}")
     ids = load_answers(course, spec).ids
     try:
-        up = validate_csv(uploaded, "uploaded " + spec.submission.filename, spec.submission, ids)
-        re = validate_csv(regenerated.read_bytes(), "regenerated " + regenerated.name, spec.submission, ids)
+        up = validate(uploaded, "uploaded " + spec.submission.filename, spec.submission, ids)
+        re = validate(regenerated.read_bytes(), "regenerated " + regenerated.name, spec.submission, ids)
     except Invalid as e:
         return Rerun("error", str(e))
     a, b = align(up, ids), align(re, ids)

@@ -3,7 +3,7 @@
     <out>/<hw>/
       README.md               the handout
       HWNN.ipynb              starter notebook, built with nbformat from starter/hwNN.py
-      <data files>            released train/test inputs and sample_submission.csv
+      <data files>            released train/test inputs and the sample submission
       tests/public/           public tests students may run themselves
       assignment.json         what `grade check` / `grade submit` need: format, metric, limits, deadline
 
@@ -103,6 +103,9 @@ def scan_bundle(course, spec: AssignmentSpec, bundle: Path) -> list[Leak]:
     secret = course.secret.encode()
     answers = datamod.load_answers(course, spec)
     answer_map = {str(i): v for i, v in zip(answers.ids.tolist(), answers.values.tolist())}
+    # a text answer (a translation) leaks when it appears as a line of any released file, in any order
+    answer_lines = ({str(v).strip() for v in answers.values.tolist()} - {""}
+                    if spec.submission.kind == "lines" else set())
 
     leaks: list[Leak] = []
     for f in sorted(p for p in bundle.rglob("*") if p.is_file()):
@@ -124,6 +127,10 @@ def scan_bundle(course, spec: AssignmentSpec, bundle: Path) -> list[Leak]:
             hit = _answer_overlap(text, spec.submission.id_column, answer_map)
             if hit:
                 leaks.append(Leak(rel, hit))
+        if spec.submission.kind == "lines" and answer_lines:
+            hits = len(answer_lines & lines)
+            if hits >= 5 and hits >= 0.5 * len(answer_lines):
+                leaks.append(Leak(rel, f"holds {hits} of the {len(answer_lines)} hidden answer lines"))
     return leaks
 
 

@@ -52,23 +52,38 @@ class DataSpec(Strict):
 
 
 class SubmissionSpec(Strict):
-    kind: Literal["csv"] = "csv"
+    """What a valid submission looks like.
+
+    ``csv``: a header line with exactly ``columns`` (the id and the prediction), one row per test id.
+    ``lines``: a plain UTF-8 text file, one prediction per line and no header (HW5's translations);
+    the id of a line is its position (0, 1, …), and ``columns`` names the two for the answers file.
+    """
+
+    kind: Literal["csv", "lines"] = "csv"
     filename: str
     id_column: str
     columns: dict[str, Literal["int", "float", "str"]]  # ordered: the exact header
     max_bytes: int = Field(10_000_000, gt=0)
+    allow_empty: bool = False  # lines: may a line be empty?
 
     @model_validator(mode="after")
     def _id_in_columns(self):
         if self.id_column not in self.columns:
             raise ValueError(f"id_column {self.id_column!r} is not among columns {list(self.columns)}")
         if len(self.columns) != 2:
-            raise ValueError("a CSV submission has exactly two columns: the id and the prediction")
+            raise ValueError("a submission has exactly two columns: the id and the prediction")
+        if self.kind == "lines" and (self.columns[self.id_column] != "int" or self.columns[self.value_column] != "str"):
+            raise ValueError("columns: a lines submission has an int id (the line number) and a str value")
         return self
 
     @property
     def value_column(self) -> str:
         return next(c for c in self.columns if c != self.id_column)
+
+    @property
+    def sample_name(self) -> str:
+        """The released example submission: the format to copy, with every expected id."""
+        return "sample_submission.txt" if self.kind == "lines" else "sample_submission.csv"
 
 
 class MetricSpec(Strict):

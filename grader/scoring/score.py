@@ -9,7 +9,7 @@ import numpy as np
 
 from ..spec import BOARDS, LEVELS, AssignmentSpec
 from . import metrics
-from .validate import Checked, _contiguous_start, validate_csv
+from .validate import Checked, _contiguous_start, validate
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ def score_values(spec: AssignmentSpec, answers, pred: np.ndarray) -> Scores:
 
 def score_bytes(spec: AssignmentSpec, answers, data: bytes, filename: str) -> Scores:
     """Validate then score; raises `validate.Invalid` with the problems."""
-    checked = validate_csv(data, filename, spec.submission, answers.ids)
+    checked = validate(data, filename, spec.submission, answers.ids)
     return score_values(spec, answers, align(checked, answers.ids))
 
 

@@ -47,9 +47,13 @@ def _examples(items, fmt=str) -> str:
     return shown + more
 
 
-def validate_csv(data: bytes, filename: str, sub: SubmissionSpec, expected_ids: np.ndarray) -> Checked:
-    """Return the parsed file or raise `Invalid` listing every problem found."""
-    bad = Invalid(filename)
+def validate(data: bytes, filename: str, sub: SubmissionSpec, expected_ids: np.ndarray) -> Checked:
+    """Any submission kind: the parsed file, or `Invalid` listing every problem found."""
+    return (validate_lines if sub.kind == "lines" else validate_csv)(data, filename, sub, expected_ids)
+
+
+def _utf8_text(data: bytes, sub: SubmissionSpec, bad: "Invalid") -> bytes:
+    """The file's bytes without a byte-order mark, after the size, emptiness and encoding checks."""
     if len(data) == 0:
         bad.problems.append("the file is empty")
         raise bad
@@ -64,6 +68,35 @@ def validate_csv(data: bytes, filename: str, sub: SubmissionSpec, expected_ids: 
         line = data[: e.start].count(b"\n") + 1
         bad.problems.append(f"line {line}: not UTF-8 (byte {data[e.start]:#04x} at offset {e.start})")
         raise bad from None
+    return data
+
+
+def validate_lines(data: bytes, filename: str, sub: SubmissionSpec, expected_ids: np.ndarray) -> Checked:
+    """One prediction per line, no header: line k (from 0) answers id k. A final newline is optional,
+    CRLF is accepted; the line count must equal the number of test items."""
+    bad = Invalid(filename)
+    text = _utf8_text(data, sub, bad).decode("utf-8")
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()  # the newline that ends the last line
+    lines = [ln[:-1] if ln.endswith("\r") else ln for ln in lines]
+    n, want = len(lines), len(expected_ids)
+    if n != want:
+        hint = " (one line per test sentence, in the order of the test file)"
+        bad.problems.append(f"{n:,} lines, expected {want:,}{hint}")
+    if not sub.allow_empty:
+        empty = [k for k, ln in enumerate(lines) if not ln.strip()]
+        if empty:
+            bad.problems.append(f"{len(empty)} empty line(s): " + _examples(empty, lambda k: f"line {k + 1}"))
+    if bad.problems:
+        raise bad
+    return Checked(np.arange(n), np.array(lines, dtype=object))
+
+
+def validate_csv(data: bytes, filename: str, sub: SubmissionSpec, expected_ids: np.ndarray) -> Checked:
+    """Return the parsed file or raise `Invalid` listing every problem found."""
+    bad = Invalid(filename)
+    data = _utf8_text(data, sub, bad)
 
     end = data.find(b"\n")
     first = (data if end < 0 else data[:end]).rstrip(b"\r").decode()  # slice the line, never copy the file

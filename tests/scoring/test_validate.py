@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from grader.scoring.validate import Invalid, validate_csv
+from grader.scoring.validate import Invalid, validate, validate_csv
 from grader.spec import SubmissionSpec
 
 SUB = SubmissionSpec(filename="pred.csv", id_column="id", columns={"id": "int", "tested_positive": "float"},
@@ -95,3 +95,37 @@ def test_string_ids_keep_leading_zeros():
     c = validate_csv(b"Id,Category\n0001,3\n0002,4\n", "pred.csv", sub, ids)
     assert c.ids.tolist() == ["0001", "0002"]
     assert "1 unknown id(s): '1' (line 2)" in problems(b"Id,Category\n1,3\n0002,4\n", sub, ids)
+
+
+# ---- one prediction per line (HW5's translations) ------------------------------------------------
+
+LINES = SubmissionSpec(kind="lines", filename="prediction.txt", id_column="line",
+                       columns={"line": "int", "translation": "str"}, max_bytes=10_000)
+
+
+def line_problems(text, ids=IDS) -> list[str]:
+    data = text if isinstance(text, bytes) else text.encode()
+    with pytest.raises(Invalid) as e:
+        validate(data, "prediction.txt", LINES, ids)
+    return e.value.problems
+
+
+def test_lines_one_per_test_item_final_newline_optional():
+    text = "".join(f"譯文 {i}, 有逗號\n" for i in range(5))
+    for data in (text, text.rstrip("\n"), text.replace("\n", "\r\n"), "\ufeff" + text):
+        c = validate(data.encode(), "prediction.txt", LINES, IDS)
+        assert c.ids.tolist() == [0, 1, 2, 3, 4] and c.values[1] == "譯文 1, 有逗號"
+
+
+def test_lines_count_empty_lines_and_encoding_are_named():
+    assert line_problems("a\nb\nc\n") == ["3 lines, expected 5 (one line per test sentence, in the order of the test file)"]
+    assert line_problems("a\n\nc\n  \ne\n") == ["2 empty line(s): line 2, line 4"]
+    assert line_problems(b"a\nb\n\xff\nd\ne\n") == ["line 3: not UTF-8 (byte 0xff at offset 4)"]
+    assert line_problems("") == ["the file is empty"]
+    allowed = LINES.model_copy(update={"allow_empty": True})
+    assert validate(b"a\n\nc\n\ne\n", "p.txt", allowed, IDS).values.tolist() == ["a", "", "c", "", "e"]
+
+
+def test_a_lines_spec_needs_int_ids_and_text_values():
+    with pytest.raises(ValueError, match="lines submission"):
+        SubmissionSpec(kind="lines", filename="p.txt", id_column="line", columns={"line": "int", "v": "float"})
