@@ -41,6 +41,15 @@ def assignment(name: str) -> AssignmentSpec:
     return catalog.resolve(name)
 
 
+def list_assignments() -> list[dict]:
+    """Every assignment folder: the loaded ones, and those whose assignment.yaml is broken (with why)."""
+    rows = [{"id": s.id, "names": " ".join(sorted(s.aliases - {s.id})), "title": s.title, "metric": s.metric.name,
+             "problem": ""} for s in catalog.all_specs()]
+    rows += [{"id": folder, "names": "", "title": "", "metric": "", "problem": str(e)}
+             for folder, e in catalog.problems().items()]
+    return sorted(rows, key=lambda r: r["id"])
+
+
 def prepare(course: Course, hw: str, force: bool = False) -> dict:
     return datamod.prepare(course, assignment(hw), force=force)
 

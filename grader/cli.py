@@ -47,11 +47,8 @@ def init(directory, name, tz):
 @json_opt
 def list_assignments(as_json):
     """List the assignments this installation knows."""
-    from . import catalog
-
-    rows = [{"id": s.id, "names": " ".join(sorted(s.aliases - {s.id})), "title": s.title, "metric": s.metric.name}
-            for s in catalog.all_specs()]
-    print_json(rows) if as_json else console.print(dict_table(rows))
+    rows = api.list_assignments()
+    print_json(rows) if as_json else console.print(dict_table(rows, columns=["id", "names", "title", "metric", "problem"]))
 
 
 @main.command()

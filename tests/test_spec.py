@@ -63,3 +63,22 @@ def test_invalid_yaml_names_the_line(tmp_path):
     (folder / "assignment.yaml").write_text("id: hw99_toy\nnumber: [1,\n")
     with pytest.raises(ConfigError, match=r"assignment.yaml: line \d+: not valid YAML"):
         load_spec(folder)
+
+
+def test_a_broken_assignment_is_named_and_does_not_hide_the_others(tmp_path, monkeypatch):
+    import shutil
+
+    from grader import api, catalog
+    from grader.errors import ConfigError
+
+    root = tmp_path / "assignments"
+    shutil.copytree(REPO / "tests/fixtures/assignments/hw99_toy", root / "hw99_toy")
+    (root / "hw98_broken").mkdir()
+    (root / "hw98_broken" / "assignment.yaml").write_text("id: hw98_broken\nnumber: 98\nmetric: {name: msee}\n")
+    monkeypatch.setenv("GRADE_ASSIGNMENTS", str(root))
+    catalog._load_all.cache_clear()
+    assert [s.id for s in catalog.all_specs()] == ["hw99_toy"]
+    with pytest.raises(ConfigError, match="hw98_broken/assignment.yaml"):
+        api.assignment("hw98")
+    rows = {r["id"]: r for r in api.list_assignments()}
+    assert rows["hw99_toy"]["problem"] == "" and "assignment.yaml" in rows["hw98_broken"]["problem"]
