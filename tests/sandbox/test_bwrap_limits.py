@@ -34,10 +34,16 @@ def test_rlimits_reach_the_job(bwrap_backend, tmp_path):
     assert got == {"RLIMIT_FSIZE": [3 * 2**20] * 2, "RLIMIT_CORE": [0, 0], "RLIMIT_NOFILE": [4096, 4096]}
 
 
-def test_job_is_born_inside_its_cgroups(bwrap_backend, tmp_path):
-    name, sb = bwrap_backend
+@pytest.fixture(params=params(["bwrap", "bwrap-uid"]))  # bwrap-rlimit is the no-cgroup fallback
+def cgroup_backend(request):
+    name, sb = backend_fixture(request)
     if sb._mode() != "cgroup":
-        pytest.skip(f"{name} runs without cgroups here")
+        pytest.skip(f"{name}: cgroups are not writable here, so it runs on rlimits")
+    return name, sb
+
+
+def test_job_is_born_inside_its_cgroups(cgroup_backend, tmp_path):
+    name, sb = cgroup_backend
     marker = f"grader-cg-{uuid.uuid4().hex}"
     job = Job(command=["python3", "-c", "import time; print(open('/proc/self/cgroup').read()); time.sleep(3)",
                        marker], output_dir=tmp_path / "out", limits=LIMITS)
