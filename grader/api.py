@@ -8,13 +8,13 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from . import catalog
+from . import catalog, jobs, worker
 from . import data as datamod
 from .course import Course
 from .errors import GradeError, NotFound, Refused
 from .scoring import metrics
-from .scoring.score import levels_passed, score_bytes
-from .scoring.validate import Invalid
+from .scoring.score import levels_passed
+from .scoring.validate import Invalid, validate
 from .spec import AssignmentSpec
 from .store import Final, Submission
 from .submission import read_bounded, sha256_bytes, store_blob
@@ -83,7 +83,7 @@ class SubmitResult:
     id: int
     hw: str
     student: str
-    status: str  # scored | rejected | refused
+    status: str  # queued | scored | rejected | refused | error
     message: str
     public: float | None = None
     passed: list[str] = field(default_factory=list)  # public baselines reached
@@ -91,17 +91,29 @@ class SubmitResult:
     daily_limit: int = 0
     calibrated: bool = True
     private: float | None = None  # for TAs and the store; never in public_view()
+    queue_position: int | None = None  # while queued: 1 = next to be graded
+    replayed: bool = False  # a retried upload (same idempotency key) answered with its first result
 
     def public_view(self) -> dict:
         """What a student may see before the deadline: never the private score."""
         return {"id": self.id, "hw": self.hw, "student": self.student, "status": self.status,
                 "message": self.message, "public_score": self.public, "public_baselines_passed": self.passed,
-                "used_today": self.used_today, "daily_limit": self.daily_limit}
+                "used_today": self.used_today, "daily_limit": self.daily_limit,
+                "queue_position": self.queue_position, "replayed": self.replayed}
 
 
 def submit(course: Course, hw: str, path: Path, student: str, now: datetime | None = None,
-           origin: str = "submit", data: bytes | None = None, filename: str | None = None) -> SubmitResult:
-    """Validate, store, score and record one file. Rejections and refusals are recorded, never raised."""
+           origin: str = "submit", data: bytes | None = None, filename: str | None = None,
+           idempotency_key: str | None = None, grade: bool = True, lease_s: float = jobs.LEASE_S) -> SubmitResult:
+    """Validate, store and record one file, then grade it. Rejections and refusals are recorded, never
+    raised.
+
+    The file is kept (content-addressed) and the submission committed together with its grading job
+    before anything is scored, so an accepted submission survives a crash at any later point. With
+    `grade`, this process holds the job's lease and scores it at once; otherwise (or if it dies first)
+    a worker takes the job. `idempotency_key`: a retried upload with the same key gets the first
+    attempt's submission back instead of using another slot.
+    """
     spec = assignment(hw)
     now = now or course.now()
     answers = datamod.load_answers(course, spec)
@@ -109,9 +121,9 @@ def submit(course: Course, hw: str, path: Path, student: str, now: datetime | No
         data = read_bounded(Path(path), spec.submission.max_bytes)
     filename = filename or Path(path).name
     digest = store_blob(course.files_dir, data)
-    scores, problem = None, ""
+    checked, problem = None, ""
     try:
-        scores = score_bytes(spec, answers, data, filename)
+        checked = validate(data, filename, spec.submission, answers.ids)  # the instant format check
     except Invalid as e:
         problem = str(e)
 
@@ -119,21 +131,30 @@ def submit(course: Course, hw: str, path: Path, student: str, now: datetime | No
     th = thresholds(course, spec)  # read before the write transaction: one lock holder at a time
     start, end = course.day_bounds(now)
     deadline = course.deadline(spec.short, student)
+    owner = jobs.new_owner() if grade else None
+    claim = None
     with course.store.session() as s:
         course.store.ensure_student(s, student)
         course.store.lock_student(s, student)
+        if idempotency_key:
+            first = s.scalar(select(Submission).where(Submission.student_id == student,
+                                                      Submission.idempotency_key == idempotency_key))
+            if first is not None:
+                course.store.log(s, "submit-replay", actor=student, hw=first.hw, student_id=student,
+                                 submission_id=first.id)
+                return _result(course, spec, first, th, course.store.count_counted(s, spec.short, student, start, end),
+                               limit, replayed=True)
         used = course.store.count_counted(s, spec.short, student, start, end)
         sub = Submission(hw=spec.short, student_id=student, sha256=digest, filename=filename, size=len(data),
-                         created_at=now, origin=origin, status="scored", counted=False)
+                         created_at=now, origin=origin, status="queued", counted=False,
+                         idempotency_key=idempotency_key)
         dup = s.scalar(select(Submission).where(
             Submission.hw == spec.short, Submission.student_id == student, Submission.sha256 == digest,
-            Submission.status == "scored").order_by(Submission.id).limit(1))
+            Submission.status.in_(("scored", "queued"))).order_by(Submission.id).limit(1))
         if origin == "batch" and dup is not None:
             # The TA's copy is a file the student already submitted: grade that submission, add no entry.
             course.store.log(s, "batch-match", actor="ta", hw=spec.short, student_id=student, submission_id=dup.id)
-            return SubmitResult(dup.id, spec.short, student, "scored", f"same file as submission #{dup.id}",
-                                dup.public_score, levels_passed(spec, th, "public", dup.public_score),
-                                calibrated=True, private=dup.private_score)
+            return _result(course, spec, dup, th, used, limit, message=f"same file as submission #{dup.id}")
         if origin == "submit" and deadline is not None and now > deadline:
             sub.status, sub.message = "refused", f"the deadline passed at {deadline.isoformat()}; late work is not accepted"
         elif problem:
@@ -144,17 +165,57 @@ def submit(course: Course, hw: str, path: Path, student: str, now: datetime | No
             sub.status, sub.message = "refused", (f"daily limit reached: {used} of {limit} submissions used today "
                                                   f"(the quota resets at {end.astimezone(course.tz):%Y-%m-%d %H:%M %Z})")
         else:
-            sub.public_score, sub.private_score = scores.public, scores.private
             sub.counted = origin == "submit"
-            sub.message = "scored"
+            sub.message = "accepted; waiting to be graded"
         s.add(sub)
         s.flush()
+        if sub.status == "queued":
+            claim = jobs.enqueue(course.store, s, sub.id, "score", owner=owner, lease_s=lease_s)
         course.store.log(s, "submit", actor=student, hw=spec.short, student_id=student, submission_id=sub.id,
                          status=sub.status, sha256=digest, origin=origin, message=sub.message[:500])
         used += int(sub.counted)
-    passed = levels_passed(spec, th, "public", sub.public_score) if sub.status == "scored" else []
-    return SubmitResult(sub.id, spec.short, student, sub.status, sub.message, sub.public_score, passed,
-                        used, limit, calibrated=bool(th), private=sub.private_score)
+    if claim is not None:
+        worker.process(course, claim, checked)
+        with course.store.reading() as s:
+            sub = s.get(Submission, sub.id)
+    return _result(course, spec, sub, th, used, limit)
+
+
+def _result(course: Course, spec: AssignmentSpec, sub: Submission, th: dict, used: int, limit: int,
+            message: str | None = None, replayed: bool = False) -> SubmitResult:
+    scored = sub.status == "scored"
+    return SubmitResult(sub.id, spec.short, sub.student_id, sub.status, message or sub.message,
+                        sub.public_score if scored else None,
+                        levels_passed(spec, th, "public", sub.public_score) if scored else [],
+                        used, limit, calibrated=bool(th), private=sub.private_score if scored else None,
+                        queue_position=jobs.position(course.store, sub.id) if sub.status == "queued" else None,
+                        replayed=replayed)
+
+
+def submission_result(course: Course, submission_id: int) -> SubmitResult:
+    """A recorded submission as its submitter sees it now (e.g. polled while it is queued)."""
+    with course.store.reading() as s:
+        sub = s.get(Submission, submission_id)
+    if sub is None:
+        raise NotFound(f"no submission #{submission_id}")
+    spec = assignment(sub.hw)
+    start, end = course.day_bounds(sub.created_at)
+    with course.store.reading() as s:
+        used = course.store.count_counted(s, spec.short, sub.student_id, start, end)
+    return _result(course, spec, sub, thresholds(course, spec), used, course.limit_daily(spec))
+
+
+def class_submissions(course: Course, hw: str) -> list[dict]:
+    """Every submission of a homework with both scores and its queue state: the TA's view."""
+    spec = assignment(hw)
+    finals = course.store.finals(spec.short)
+    out = []
+    for sub in course.store.submissions(hw=spec.short):
+        out.append({"id": sub.id, "student": sub.student_id, "at": sub.created_at.astimezone(course.tz).isoformat(
+            timespec="seconds"), "origin": sub.origin, "status": sub.status, "public": sub.public_score,
+            "private": sub.private_score, "final": sub.id in finals.get(sub.student_id, []),
+            "message": sub.message if sub.status != "scored" else ""})
+    return out
 
 
 def select_finals(course: Course, hw: str, student: str, ids: list[int], now: datetime | None = None) -> list[int]:
@@ -348,3 +409,59 @@ def batch(course: Course, hw: str, folder: Path, jobs: int = 2, progress=None, r
     from . import batch as batchmod
 
     return batchmod.batch(course, hw, folder, jobs, progress=progress, rerun=rerun, backend=backend)
+
+
+# ---- the course server ----------------------------------------------------------------------------
+
+def import_roster(course: Course, path: Path, tokens_out: Path | None = None) -> list[tuple[str, str, str]]:
+    """Create (or update) the roster's students and issue each a token; the tokens go to `tokens_out`
+    (owner-only), since they are never shown again."""
+    from . import auth
+
+    rows = auth.read_roster(Path(path))
+    issued = []
+    for r in rows:
+        add_student(course, r["id"], r["name"], r["alias"])
+        issued.append((r["id"], "student", auth.issue(course.store, r["id"], "student")))
+    if tokens_out:
+        auth.write_tokens(issued, Path(tokens_out))
+    return issued
+
+
+def issue_token(course: Course, subject: str, role: str = "student") -> str:
+    from . import auth
+
+    if role == "student" and subject not in course.store.students():
+        raise NotFound(f"{subject} is not on the roster (import it with `grade roster import`)")
+    return auth.issue(course.store, subject, role)
+
+
+def revoke_tokens(course: Course, subject: str) -> int:
+    from . import auth
+
+    return auth.revoke(course.store, subject)
+
+
+def serve(course_dir, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, lease_s: float = 30.0) -> None:
+    import uvicorn
+
+    from .server.app import Settings, create_app
+
+    app = create_app(Course.find(course_dir).root, Settings(workers=workers, lease_s=lease_s))
+    uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=10)
+
+
+def work(course: Course, once: bool = False, poll_s: float = 0.5, lease_s: float = jobs.LEASE_S) -> int:
+    """`grade worker`: grade queued jobs until interrupted (or, with `once`, until the queue is empty)."""
+    import signal
+    import threading
+
+    if once:
+        n = 0
+        while worker.run_once(course, lease_s=lease_s) is not None:
+            n += 1
+        return n
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    return worker.run(course, stop, poll_s=poll_s, lease_s=lease_s)

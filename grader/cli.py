@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -73,38 +74,69 @@ def release(hw, out, course_dir):
     console.print(f"released {hw} to {dest} (scan: no hidden material)")
 
 
+def _remote(course_dir):
+    """The course server, when this command goes there: logged in (`grade login`) and no local course
+    named by --course or GRADE_COURSE."""
+    from . import client
+
+    if course_dir or os.environ.get("GRADE_COURSE") or not client.saved_login():
+        return None
+    return client.Client.from_login()
+
+
 @main.command()
 @click.argument("hw")
 @click.argument("file", required=False, type=click.Path(dir_okay=False))
-@click.option("--student", required=True, help="Your student id.")
+@click.option("--student", default=None, help="Your student id (on a local course; the server knows you by your token).")
 @course_opt
 @json_opt
 def submit(hw, file, student, course_dir, as_json):
     """Submit a prediction file: validated, scored on the public board, recorded."""
-    spec = api.assignment(hw)
-    r = api.submit(api.open_course(course_dir), hw, Path(file or spec.submission.filename), student)
+    remote = _remote(course_dir)
+    if remote is not None:
+        path = Path(file) if file else None
+        if path is None:
+            raise GradeError("name the file to submit: grade submit HW FILE")
+        view = remote.submit(hw, path)
+    else:
+        if not student:
+            raise GradeError("--student is needed on a local course (or `grade login URL` to submit to the server)")
+        spec = api.assignment(hw)
+        r = api.submit(api.open_course(course_dir), hw, Path(file or spec.submission.filename), student)
+        view = {**r.public_view(), "calibrated": r.calibrated}
     if as_json:
-        print_json(r.public_view())
-    elif r.status == "scored":
-        console.print(f"#{r.id} {r.hw}: public score [bold]{fmt(r.public)}[/bold]  ({r.used_today}/{r.daily_limit} today)")
-        if not r.calibrated:
+        print_json(view)
+    elif view["status"] == "scored":
+        console.print(f"#{view['id']} {view['hw']}: public score [bold]{fmt(view['public_score'])}[/bold]  "
+                      f"({view['used_today']}/{view['daily_limit']} today)")
+        if view.get("calibrated") is False:
             console.print("  baselines are not calibrated yet (the instructor runs `grade calibrate`)")
         else:
-            console.print("  public baselines passed: " + (", ".join(r.passed) or "none yet"))
+            console.print("  public baselines passed: " + (", ".join(view["public_baselines_passed"]) or "none yet"))
         console.print("  the private score stays hidden until the deadline")
+    elif view["status"] == "queued":
+        console.print(f"#{view['id']} {view['hw']}: accepted and queued for grading"
+                      + (f" (position {view['queue_position']})" if view.get("queue_position") else "")
+                      + "; see `grade status`")
     else:
-        err.print(f"#{r.id} {r.hw}: [red]{r.status}[/red]\n{r.message}", markup=True, soft_wrap=True)
-    sys.exit(0 if r.status == "scored" else 1)
+        err.print(f"#{view['id']} {view['hw']}: [red]{view['status']}[/red]\n{view['message']}", markup=True, soft_wrap=True)
+    sys.exit(0 if view["status"] in ("scored", "queued") else 1)
 
 
 @main.command()
-@click.option("--student", required=True)
+@click.option("--student", default=None, help="Whose submissions (on a local course).")
 @click.option("--hw", default=None)
 @course_opt
 @json_opt
 def status(student, hw, course_dir, as_json):
     """Your submissions, scores and finals (private scores after the deadline)."""
-    rows = api.status(api.open_course(course_dir), student, hw)
+    remote = _remote(course_dir)
+    if remote is not None:
+        rows, student = remote.status(hw), "you"
+    elif not student:
+        raise GradeError("--student is needed on a local course")
+    else:
+        rows = api.status(api.open_course(course_dir), student, hw)
     print_json(rows) if as_json else console.print(dict_table(rows, f"submissions of {student}",
                                                               ["id", "hw", "at", "status", "public", "private", "final", "passed", "message"]))
 
@@ -112,11 +144,17 @@ def status(student, hw, course_dir, as_json):
 @main.command("select")
 @click.argument("hw")
 @click.argument("ids", nargs=-1, type=int, required=True)
-@click.option("--student", required=True)
+@click.option("--student", default=None, help="Whose finals (on a local course).")
 @course_opt
 def select_cmd(hw, ids, student, course_dir):
     """Select your final submissions for the private board (at most 2)."""
-    chosen = api.select_finals(api.open_course(course_dir), hw, student, list(ids))
+    remote = _remote(course_dir)
+    if remote is not None:
+        chosen, student = remote.select(hw, list(ids))["finals"], "you"
+    elif not student:
+        raise GradeError("--student is needed on a local course")
+    else:
+        chosen = api.select_finals(api.open_course(course_dir), hw, student, list(ids))
     console.print(f"{hw}: finals of {student} are " + ", ".join(f"#{i}" for i in chosen))
 
 
@@ -147,6 +185,11 @@ def check(hw, file, bundle, as_json):
 @json_opt
 def leaderboard(hw, private, force, course_dir, as_json):
     """Print a leaderboard."""
+    remote = _remote(course_dir)
+    if remote is not None:
+        rows = remote.leaderboard(hw, "private" if private else "public")
+        print_json(rows) if as_json else console.print(dict_table(rows, f"{hw} {'private' if private else 'public'} leaderboard"))
+        return
     b = api.leaderboard(api.open_course(course_dir), hw, "private" if private else "public", force)
     if as_json:
         print_json([r.as_dict() for r in b.rows])
@@ -258,6 +301,101 @@ def demo(directory, site, students, source, jobs, as_json):
     summary = demomod.run(Path(directory), Path(site), students, source, jobs, quiet=as_json)
     if as_json:
         print_json(summary)
+
+
+@main.command()
+@click.argument("hw")
+@course_opt
+@json_opt
+def submissions(hw, course_dir, as_json):
+    """Every submission of a homework, both scores and queue state (TAs and instructors)."""
+    remote = _remote(course_dir)
+    rows = remote.class_submissions(hw) if remote is not None else api.class_submissions(api.open_course(course_dir), hw)
+    print_json(rows) if as_json else console.print(dict_table(rows, f"{hw} submissions",
+                                                              ["id", "student", "at", "origin", "status", "public",
+                                                               "private", "final", "message"]))
+
+
+# ---- the course server ------------------------------------------------------------------------------
+
+@main.command()
+@course_opt
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (put TLS in front).")
+@click.option("--port", default=8000, show_default=True)
+@click.option("--workers", default=1, show_default=True, help="Grading threads in the server (0: only `grade worker`).")
+@click.option("--lease", "lease_s", default=30.0, show_default=True,
+              help="Seconds a grader holds a job before another may take it over.")
+def serve(course_dir, host, port, workers, lease_s):
+    """Run the course server: remote submissions, status, finals and boards over HTTP (OpenAPI at /docs)."""
+    api.serve(course_dir, host, port, workers, lease_s)
+
+
+@main.command("worker")
+@course_opt
+@click.option("--once", is_flag=True, help="Grade what is queued now, then stop.")
+@click.option("--poll", "poll_s", default=0.5, show_default=True)
+@click.option("--lease", "lease_s", default=30.0, show_default=True)
+def worker_cmd(course_dir, once, poll_s, lease_s):
+    """Take grading jobs from the course's queue (beside or instead of the server's own threads)."""
+    n = api.work(api.open_course(course_dir), once=once, poll_s=poll_s, lease_s=lease_s)
+    console.print(f"graded {n} job(s)")
+
+
+@main.group()
+def roster():
+    """The class list and its tokens."""
+
+
+@roster.command("import")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--tokens-out", type=click.Path(dir_okay=False), required=True,
+              help="Where to write the new tokens (owner-only); they are not shown again.")
+@course_opt
+def roster_import(csv_file, tokens_out, course_dir):
+    """Add students from an id,name,alias CSV and issue each a token."""
+    issued = api.import_roster(api.open_course(course_dir), Path(csv_file), Path(tokens_out))
+    console.print(f"{len(issued)} students; tokens in {tokens_out} (hand each student their own)")
+
+
+@main.group()
+def token():
+    """Issue and revoke server tokens."""
+
+
+@token.command("issue")
+@click.argument("subject")
+@click.option("--role", type=click.Choice(["student", "ta", "instructor"]), default="student", show_default=True)
+@course_opt
+def token_issue(subject, role, course_dir):
+    """A new token for a student (by id) or a TA / instructor (by name); printed once."""
+    click.echo(api.issue_token(api.open_course(course_dir), subject, role))
+
+
+@token.command("revoke")
+@click.argument("subject")
+@course_opt
+def token_revoke(subject, course_dir):
+    """Revoke every token of a subject."""
+    console.print(f"revoked {api.revoke_tokens(api.open_course(course_dir), subject)} token(s) of {subject}")
+
+
+@main.command()
+@click.argument("url")
+@click.option("--token", "token_value", prompt=True, hide_input=True, help="Your token from the course staff.")
+def login(url, token_value):
+    """Log in to a course server; `grade submit/status/select/leaderboard` then go there."""
+    from . import client
+
+    who = client.login(url, token_value)
+    console.print(f"logged in to {url} as {who['subject']} ({who['role']}); saved in {client.login_file()}")
+
+
+@main.command()
+def logout():
+    """Forget the saved server login."""
+    from . import client
+
+    console.print("logged out" if client.logout() else "was not logged in")
 
 
 @main.group()

@@ -139,6 +139,7 @@ class Course:
             from .store import Store
 
             self._store = Store(self.store_url)
+            self._store.ensure_tables()  # a course made by an older version gains the newer tables
         return self._store
 
     # ---- per-homework settings and the clock ----------------------------------------------------

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 
 from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, TypeDecorator,
-                        create_engine, event, func, select)
+                        UniqueConstraint, create_engine, event, func, select)
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 
@@ -53,6 +53,8 @@ class Student(Base):
 
 class Submission(Base):
     __tablename__ = "submissions"
+    # A retried upload carries the same key: it finds its first submission instead of using a second slot.
+    __table_args__ = (UniqueConstraint("student_id", "idempotency_key", name="uq_submission_retry"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     hw: Mapped[str] = mapped_column(String(16), index=True)
     student_id: Mapped[str] = mapped_column(ForeignKey("students.id"), index=True)
@@ -60,13 +62,48 @@ class Submission(Base):
     filename: Mapped[str] = mapped_column(String(255))
     size: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTC, index=True)
-    # scored | rejected (invalid file) | refused (rules: late, limit, duplicate) | error
+    # queued (accepted, being graded) | scored | rejected (invalid file) | refused (rules: late, limit,
+    # duplicate) | error (grading failed for good; see the job)
     status: Mapped[str] = mapped_column(String(16))
     message: Mapped[str] = mapped_column(Text, default="")
     public_score: Mapped[float | None] = mapped_column(Float, nullable=True)
     private_score: Mapped[float | None] = mapped_column(Float, nullable=True)
     counted: Mapped[bool] = mapped_column(Boolean, default=False)  # used one of the day's slots
     origin: Mapped[str] = mapped_column(String(16), default="submit")  # submit | batch | demo
+    idempotency_key: Mapped[str | None] = mapped_column(String(100), nullable=True)
+
+
+class Job(Base):
+    """A grading job: the durable queue between accepting a submission and recording its scores.
+
+    queued → running (a worker holds a lease until `lease_until`) → done; a failed attempt goes back to
+    queued after a backoff (`not_before`), and after the last attempt to dead, with the reason. A lease
+    that runs out (the worker died) makes the job claimable again; only the lease holder can finish it.
+    """
+
+    __tablename__ = "jobs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), unique=True)
+    kind: Mapped[str] = mapped_column(String(16), default="score")
+    status: Mapped[str] = mapped_column(String(16), index=True)  # queued | running | done | dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str] = mapped_column(String(80), default="")
+    lease_until: Mapped[datetime | None] = mapped_column(UTC, nullable=True)
+    not_before: Mapped[datetime] = mapped_column(UTC, default=utcnow)
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTC, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTC, nullable=True)
+
+
+class Token(Base):
+    """An API token of the course server, stored as its sha256 only (the token itself is shown once)."""
+
+    __tablename__ = "tokens"
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(64), index=True)  # a student id, or a TA's / instructor's name
+    role: Mapped[str] = mapped_column(String(16))  # student | ta | instructor
+    created_at: Mapped[datetime] = mapped_column(UTC, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTC, nullable=True)
 
 
 class Final(Base):
@@ -145,6 +182,17 @@ class Store:
 
     def create_all(self) -> None:
         Base.metadata.create_all(self.engine)
+
+    def ensure_tables(self) -> None:
+        """create_all, tolerating another process creating the same table at the same moment."""
+        from sqlalchemy.exc import OperationalError, ProgrammingError
+
+        for attempt in range(3):
+            try:
+                return self.create_all()
+            except (OperationalError, ProgrammingError):
+                if attempt == 2:
+                    raise
 
     @contextmanager
     def session(self):

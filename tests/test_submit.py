@@ -96,8 +96,9 @@ def test_every_action_is_audited(calibrated):
     kinds = [e.kind for e in calibrated.store.events()]
     assert kinds[:2] == ["calibrate", "submit"] or "calibrate" in kinds
     assert "submit" in kinds and "select" in kinds
-    ev = calibrated.store.events("submit")[0]
-    assert ev.student_id == "s1" and ev.detail["status"] == "scored"
+    accepted, graded = calibrated.store.events("submit")[0], calibrated.store.events("graded")[0]
+    assert accepted.student_id == "s1" and accepted.detail["status"] == "queued"  # committed before scoring
+    assert graded.submission_id == accepted.submission_id == r.id and graded.detail["status"] == "scored"
 
 
 def test_twenty_racing_processes_never_exceed_the_daily_limit(calibrated, tmp_path):
