@@ -104,14 +104,14 @@ class SubmitResult:
 
 def submit(course: Course, hw: str, path: Path, student: str, now: datetime | None = None,
            origin: str = "submit", data: bytes | None = None, filename: str | None = None,
-           idempotency_key: str | None = None, grade: bool = True, lease_s: float = jobs.LEASE_S) -> SubmitResult:
-    """Validate, store and record one file, then grade it. Rejections and refusals are recorded, never
-    raised.
+           idempotency_key: str | None = None, grade: bool = True) -> SubmitResult:
+    """Validate, store, score and record one file. Rejections and refusals are recorded, never raised.
 
-    The file is kept (content-addressed) and the submission committed together with its grading job
-    before anything is scored, so an accepted submission survives a crash at any later point. With
-    `grade`, this process holds the job's lease and scores it at once; otherwise (or if it dies first)
-    a worker takes the job. `idempotency_key`: a retried upload with the same key gets the first
+    The file is kept (content-addressed) before anything else. With `grade` (CSV and line files score
+    in milliseconds) the scores are computed first and recorded in the same transaction that accepts
+    the submission: one commit, and nothing is acknowledged before it. Without, the submission is
+    committed as queued together with its grading job, and a worker (`grade worker`, the server's
+    threads) records the scores. `idempotency_key`: a retried upload with the same key gets the first
     attempt's submission back instead of using another slot.
     """
     spec = assignment(hw)
@@ -131,8 +131,7 @@ def submit(course: Course, hw: str, path: Path, student: str, now: datetime | No
     th = thresholds(course, spec)  # read before the write transaction: one lock holder at a time
     start, end = course.day_bounds(now)
     deadline = course.deadline(spec.short, student)
-    owner = jobs.new_owner() if grade else None
-    claim = None
+    outcome = worker.score_outcome(course, spec, answers, checked) if grade and checked is not None else None
     with course.store.session() as s:
         course.store.ensure_student(s, student)
         course.store.lock_student(s, student)
@@ -169,15 +168,16 @@ def submit(course: Course, hw: str, path: Path, student: str, now: datetime | No
             sub.message = "accepted; waiting to be graded"
         s.add(sub)
         s.flush()
-        if sub.status == "queued":
-            claim = jobs.enqueue(course.store, s, sub.id, "score", owner=owner, lease_s=lease_s)
         course.store.log(s, "submit", actor=student, hw=spec.short, student_id=student, submission_id=sub.id,
                          status=sub.status, sha256=digest, origin=origin, message=sub.message[:500])
+        if sub.status == "queued" and outcome is not None:  # graded inline: recorded in this commit
+            for key, value in outcome.items():
+                setattr(sub, key, value)
+            course.store.log(s, "graded", actor="inline", hw=spec.short, student_id=student, submission_id=sub.id,
+                             status=sub.status)
+        elif sub.status == "queued":
+            jobs.enqueue(course.store, s, sub.id, "score")
         used += int(sub.counted)
-    if claim is not None:
-        worker.process(course, claim, checked)
-        with course.store.reading() as s:
-            sub = s.get(Submission, sub.id)
     return _result(course, spec, sub, th, used, limit)
 
 
@@ -442,12 +442,13 @@ def revoke_tokens(course: Course, subject: str) -> int:
     return auth.revoke(course.store, subject)
 
 
-def serve(course_dir, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, lease_s: float = 30.0) -> None:
+def serve(course_dir, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, lease_s: float = 30.0,
+          grading: str = "inline") -> None:
     import uvicorn
 
     from .server.app import Settings, create_app
 
-    app = create_app(Course.find(course_dir).root, Settings(workers=workers, lease_s=lease_s))
+    app = create_app(Course.find(course_dir).root, Settings(workers=workers, lease_s=lease_s, grading=grading))
     uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=10)
 
 

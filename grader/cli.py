@@ -325,9 +325,11 @@ def submissions(hw, course_dir, as_json):
 @click.option("--workers", default=1, show_default=True, help="Grading threads in the server (0: only `grade worker`).")
 @click.option("--lease", "lease_s", default=30.0, show_default=True,
               help="Seconds a grader holds a job before another may take it over.")
-def serve(course_dir, host, port, workers, lease_s):
+@click.option("--grading", type=click.Choice(["inline", "queue"]), default="inline", show_default=True,
+              help="inline: score CSV uploads in the request; queue: leave every upload to the workers.")
+def serve(course_dir, host, port, workers, lease_s, grading):
     """Run the course server: remote submissions, status, finals and boards over HTTP (OpenAPI at /docs)."""
-    api.serve(course_dir, host, port, workers, lease_s)
+    api.serve(course_dir, host, port, workers, lease_s, grading)
 
 
 @main.command("worker")

@@ -45,10 +45,10 @@ class RemoteError(GradeError):
 
 
 class Client:
-    def __init__(self, url: str, token: str, timeout: float = 30.0) -> None:
+    def __init__(self, url: str, token: str, timeout: float = 30.0, retries: int = RETRIES) -> None:
         import httpx
 
-        self.url = url.rstrip("/")
+        self.url, self.retries = url.rstrip("/"), retries
         self.http = httpx.Client(base_url=self.url + "/api/v1", timeout=timeout,
                                  headers={"Authorization": f"Bearer {token}", "User-Agent": "grade-cli"})
 
@@ -66,17 +66,17 @@ class Client:
     def _call(self, method: str, path: str, retry: bool = True, **kw):
         import httpx
 
-        delay = 0.5
-        for attempt in range(RETRIES if retry else 1):
+        delay, attempts = 0.5, self.retries if retry else 1
+        for attempt in range(attempts):
             try:
                 r = self.http.request(method, path, **kw)
             except httpx.TransportError as e:
-                if attempt == RETRIES - 1 or not retry:
+                if attempt == attempts - 1:
                     raise GradeError(f"cannot reach {self.url}: {type(e).__name__}: {e}") from None
             else:
                 if r.status_code < 400:
                     return r.json()
-                if retry and (r.status_code == 429 or r.status_code >= 500) and attempt < RETRIES - 1:
+                if (r.status_code == 429 or r.status_code >= 500) and attempt < attempts - 1:
                     delay = max(delay, float(r.headers.get("Retry-After", 0) or 0))
                 else:
                     try:
@@ -86,7 +86,7 @@ class Client:
                     raise RemoteError(r.status_code, f"{message} (HTTP {r.status_code})")
             time.sleep(delay)
             delay = min(delay * 2, 8.0)
-        raise GradeError(f"{self.url}: no answer after {RETRIES} attempts")
+        raise GradeError(f"{self.url}: no answer after {attempts} attempts")
 
     # ---- what the CLI asks for ---------------------------------------------------------------
     def me(self) -> dict:

@@ -43,18 +43,9 @@ def new_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}:{uuid.uuid4().hex[:8]}"
 
 
-def enqueue(store, s, submission_id: int, kind: str = "score", owner: str | None = None,
-            lease_s: float = LEASE_S) -> Claim | None:
-    """Add the job inside the caller's accepting transaction `s`. With `owner` the job starts leased to
-    it (the accepting process grades it at once); if that process dies, the lease runs out and any
-    worker takes over. Returns the claim when there is an owner."""
-    now = utcnow()
-    job = Job(submission_id=submission_id, kind=kind, status="running" if owner else "queued",
-              attempts=1 if owner else 0, lease_owner=owner or "",
-              lease_until=now + timedelta(seconds=lease_s) if owner else None, not_before=now)
-    s.add(job)
-    s.flush()
-    return Claim(job.id, submission_id, kind, owner, 1) if owner else None
+def enqueue(store, s, submission_id: int, kind: str = "score") -> None:
+    """Add the job inside the caller's accepting transaction `s`: both are committed, or neither."""
+    s.add(Job(submission_id=submission_id, kind=kind, status="queued", not_before=utcnow()))
 
 
 def claim(store, owner: str, lease_s: float = LEASE_S) -> Claim | None:

@@ -19,6 +19,13 @@ def job(course, sub_id) -> Job:
     return jobs.job_of(course.store, sub_id)
 
 
+def test_an_inline_graded_submission_is_recorded_in_one_commit_and_never_queued(calibrated):
+    r = submit(calibrated)
+    assert r.status == "scored" and jobs.job_of(calibrated.store, r.id) is None
+    (accepted,), (graded,) = calibrated.store.events("submit"), calibrated.store.events("graded")
+    assert accepted.submission_id == graded.submission_id == r.id and graded.detail["status"] == "scored"
+
+
 def test_an_accepted_submission_waits_in_the_queue_until_a_worker_grades_it(calibrated):
     r = submit(calibrated, grade=False)
     assert r.status == "queued" and r.queue_position == 1 and r.used_today == 1  # the slot is taken now
@@ -33,13 +40,13 @@ def test_an_accepted_submission_waits_in_the_queue_until_a_worker_grades_it(cali
 def test_failures_retry_with_backoff_then_the_job_is_dead_with_its_reason(calibrated, monkeypatch):
     calls = []
 
-    def broken(course, sub, checked=None):
+    def broken(course, sub):
         calls.append(sub.id)
         raise RuntimeError("disk on fire")
 
     monkeypatch.setitem(worker.HANDLERS, "score", broken)
-    r = submit(calibrated)  # graded inline: the first attempt fails
-    assert r.status == "queued"
+    r = submit(calibrated, grade=False)
+    assert r.status == "queued" and worker.run_once(calibrated) == "retry"  # the first attempt fails
     j = job(calibrated, r.id)
     assert j.status == "queued" and j.attempts == 1 and "disk on fire" in j.error
     assert worker.run_once(calibrated) is None  # not due yet: backoff

@@ -97,7 +97,7 @@ def test_every_action_is_audited(calibrated):
     assert kinds[:2] == ["calibrate", "submit"] or "calibrate" in kinds
     assert "submit" in kinds and "select" in kinds
     accepted, graded = calibrated.store.events("submit")[0], calibrated.store.events("graded")[0]
-    assert accepted.student_id == "s1" and accepted.detail["status"] == "queued"  # committed before scoring
+    assert accepted.student_id == "s1" and accepted.detail["status"] == "queued"
     assert graded.submission_id == accepted.submission_id == r.id and graded.detail["status"] == "scored"
 
 

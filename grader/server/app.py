@@ -2,9 +2,9 @@
 
 Every rule lives in `grader.api` (deadlines, daily limits, finals, what a student may see); this module
 only maps HTTP to it: who is asking (a bearer token, `grader.auth`), what they may ask for, and errors as
-JSON with the same messages the CLI prints. A submission is committed with its grading job before the
-answer goes out; the request then grades it at once (CSV homeworks take milliseconds) and worker threads
-take whatever a crash or a retry left in the queue.
+JSON with the same messages the CLI prints. A CSV upload is scored in its request and recorded in
+one commit before the answer goes out; with `grading: queue` (and for work that needs a sandbox) the
+submission is committed with a grading job, and worker threads or `grade worker` processes take it.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from contextlib import asynccontextmanager
 from pathlib import Path, PurePosixPath
+from typing import Literal
 
 from fastapi import Depends, FastAPI, File, Header, HTTPException, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
@@ -32,6 +33,9 @@ class FinalsBody(BaseModel):
 
 
 class Settings(BaseModel):
+    # inline: a CSV upload is scored in its request and recorded in one commit (milliseconds);
+    # queue: every upload is committed as queued and graded by the workers (the answer says queued)
+    grading: Literal["inline", "queue"] = "inline"
     workers: int = 1  # grading threads beside the web server (0: leave the queue to `grade worker`)
     rate: float = 5.0  # requests per second per token, on average
     burst: int = 30
@@ -49,6 +53,7 @@ def create_app(course_dir: str | Path, settings: Settings | None = None) -> Fast
 
     @asynccontextmanager
     async def lifespan(_app):
+        _warm(course)  # the first upload after a (re)start must not pay for imports and answer loading
         threads = [threading.Thread(target=worker.run, args=(api.open_course(course.root), stop),
                                     kwargs={"poll_s": cfg.poll_s, "lease_s": cfg.lease_s}, daemon=True,
                                     name=f"grade-worker-{i}") for i in range(cfg.workers)]
@@ -140,7 +145,7 @@ def create_app(course_dir: str | Path, settings: Settings | None = None) -> Fast
         data = file.file.read(spec.submission.max_bytes + 1)
         r = api.submit(course, spec.short, Path(spec.submission.filename), who.subject, data=data,
                        filename=_safe_name(file.filename, spec.submission.filename),
-                       idempotency_key=idempotency_key, lease_s=cfg.lease_s)
+                       idempotency_key=idempotency_key, grade=cfg.grading == "inline")
         return r.public_view()
 
     @app.get(f"{API}/submissions")
@@ -185,6 +190,16 @@ def create_app(course_dir: str | Path, settings: Settings | None = None) -> Fast
         return api.class_submissions(course, spec_of(hw).short)
 
     return app
+
+
+def _warm(course) -> None:
+    from ..data import MANIFEST, load_answers
+    from ..scoring import metrics
+
+    for spec in catalog.all_specs():
+        metrics.get(spec.metric.name).warm()
+        if (course.data_dir(spec.short) / MANIFEST).is_file():  # prepared here: load its answers once
+            load_answers(course, spec)
 
 
 def _safe_name(name: str | None, default: str) -> str:

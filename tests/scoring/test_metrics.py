@@ -26,3 +26,10 @@ def test_directions_and_reaching():
     assert get("mse").reaches(1.0, 1.0) and not get("mse").reaches(1.01, 1.0)
     assert get("accuracy").reaches(0.8, 0.8) and not get("accuracy").reaches(0.79, 0.8)
     assert get("mse").better(0.5, 0.6) and not get("accuracy").better(0.5, 0.6)
+
+
+def test_every_metric_can_load_its_library_ahead_of_use():
+    from grader.scoring.metrics import METRICS
+
+    for m in METRICS.values():
+        m.warm()
