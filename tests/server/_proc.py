@@ -24,21 +24,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def env(course) -> dict:
-    return dict(os.environ, GRADE_ASSIGNMENTS=str(TOY_ROOT), GRADE_NOW=NOW, GRADE_COURSE=str(course.root),
-                PYTHONUNBUFFERED="1")
+def env(course, toy: bool = True) -> dict:
+    out = dict(os.environ, GRADE_NOW=NOW, GRADE_COURSE=str(course.root), PYTHONUNBUFFERED="1")
+    if toy:
+        out["GRADE_ASSIGNMENTS"] = str(TOY_ROOT)
+    else:
+        out.pop("GRADE_ASSIGNMENTS", None)
+    return out
 
 
 class Proc:
     """A `grade …` child process in its own session (so kill -9 takes nothing else with it)."""
 
-    def __init__(self, course, *args: str, log: Path) -> None:
-        self.course, self.args, self.log, self.p = course, args, log, None
+    def __init__(self, course, *args: str, log: Path, toy: bool = True) -> None:
+        self.course, self.args, self.log, self.toy, self.p = course, args, log, toy, None
 
     def start(self) -> "Proc":
         out = open(self.log, "ab")
         self.p = subprocess.Popen([sys.executable, "-c", "from grader.cli import main; main()", *self.args],
-                                  env=env(self.course), stdout=out, stderr=out, start_new_session=True)
+                                  env=env(self.course, self.toy), stdout=out, stderr=out, start_new_session=True)
         out.close()
         return self
 
@@ -56,8 +60,8 @@ class Proc:
                 self.kill9()
 
 
-def serve(course, port: int, log: Path, *extra: str) -> Proc:
-    return Proc(course, "serve", "--port", str(port), *extra, log=log).start()
+def serve(course, port: int, log: Path, *extra: str, toy: bool = True) -> Proc:
+    return Proc(course, "serve", "--port", str(port), *extra, log=log, toy=toy).start()
 
 
 def wait_healthy(url: str, timeout_s: float = 60.0) -> None:
