@@ -22,8 +22,8 @@ from .submission import read_bounded, sha256_bytes, store_blob
 
 # ---- course and assignments -------------------------------------------------------------------
 
-def init_course(root: Path, name: str, timezone_name: str) -> Course:
-    return Course.init(root, name=name, timezone_name=timezone_name)
+def init_course(root: Path, name: str, timezone_name: str, store: str | None = None) -> Course:
+    return Course.init(root, name=name, timezone_name=timezone_name, store=store)
 
 
 def add_student(course: Course, student_id: str, name: str = "", alias: str = "") -> None:

@@ -37,9 +37,11 @@ def main():
 @click.argument("directory", type=click.Path(file_okay=False))
 @click.option("--name", default="ML2022 Spring", show_default=True)
 @click.option("--timezone", "tz", default="Asia/Taipei", show_default=True)
-def init(directory, name, tz):
+@click.option("--store", default=None, help="SQLAlchemy URL of the store (default: SQLite inside the course), "
+              "e.g. postgresql+psycopg://user:pw@host/db")
+def init(directory, name, tz, store):
     """Create a course directory (course.yaml, instructor secret, store)."""
-    c = api.init_course(Path(directory), name, tz)
+    c = api.init_course(Path(directory), name, tz, store)
     console.print(f"created course [bold]{c.config.name}[/bold] in {c.root}\n"
                   f"  instructor secret: {c.root / 'secret.key'} (never released; keep it private)")
 

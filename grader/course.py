@@ -85,13 +85,13 @@ class Course:
 
     @classmethod
     def init(cls, root: Path, name: str = "ML2022 Spring", timezone_name: str = "Asia/Taipei",
-             homeworks: dict | None = None) -> "Course":
+             homeworks: dict | None = None, store: str | None = None) -> "Course":
         root = Path(root)
         if (root / COURSE_FILE).exists():
             raise GradeError(f"{root / COURSE_FILE} already exists")
         root.mkdir(parents=True, exist_ok=True)
         cfg = {"name": name, "timezone": timezone_name, "daily_limit": 5, "finals": 2,
-               "day_boundary": "course", "show": "alias", "store": None,
+               "day_boundary": "course", "show": "alias", "store": store,
                "homeworks": homeworks if homeworks is not None else {"hw01": {"deadline": "2022-02-23T23:59:00"}}}
         dump_yaml(cfg, root / COURSE_FILE)
         secret_path = root / SECRET_FILE

@@ -211,7 +211,15 @@ class Store:
     # ---- students -------------------------------------------------------------------------------
     def ensure_student(self, s: Session, student_id: str, name: str = "", alias: str = "") -> Student:
         st = s.get(Student, student_id)
-        if st is None:
+        if st is None and not self.is_sqlite and self.engine.dialect.name == "postgresql":
+            # Two first submissions racing: both see no row; ON CONFLICT lets the second wait for and
+            # reuse the first's instead of failing (SQLite's BEGIN IMMEDIATE already serialises them).
+            from sqlalchemy.dialects.postgresql import insert
+
+            s.execute(insert(Student).values(id=student_id, name=name or student_id, alias=alias or student_id,
+                                             role="student", created_at=utcnow()).on_conflict_do_nothing())
+            st = s.get(Student, student_id)
+        elif st is None:
             st = Student(id=student_id, name=name or student_id, alias=alias or student_id)
             s.add(st)
             s.flush()
