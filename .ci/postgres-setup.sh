@@ -14,7 +14,7 @@ if [ -z "$cluster" ]; then
 fi
 read -r ver name <<<"$cluster"
 pg_lsclusters -h | awk -v v="$ver" -v n="$name" '$1==v && $2==n {print $4}' | grep -q online \
-  || pg_ctlcluster "$ver" "$name" start
+  || pg_ctlcluster "$ver" "$name" start >&2
 port=$(pg_lsclusters -h | awk -v v="$ver" -v n="$name" '$1==v && $2==n {print $3}')
 for _ in $(seq 1 30); do
   su postgres -c "psql -p $port -qtAc 'select 1'" >/dev/null 2>&1 && break
