@@ -294,13 +294,14 @@ def verify(hw, jobs, course_dir, as_json):
 @click.option("--site", type=click.Path(file_okay=False), default="leaderboards", show_default=True)
 @click.option("--students", default=36, show_default=True)
 @click.option("--source", type=click.Choice(["generated", "real"]), default="generated", show_default=True)
+@click.option("--hw", default="hw1", show_default=True, help="Homeworks to run: a name, a comma list, or all.")
 @jobs_opt
 @json_opt
-def demo(directory, site, students, source, jobs, as_json):
+def demo(directory, site, students, source, hw, jobs, as_json):
     """A whole course in minutes: prepare, calibrate, a simulated class, batch, boards."""
     from . import demo as demomod
 
-    summary = demomod.run(Path(directory), Path(site), students, source, jobs, quiet=as_json)
+    summary = demomod.run(Path(directory), Path(site), students, source, jobs, quiet=as_json, hw=hw)
     if as_json:
         print_json(summary)
 
