@@ -13,7 +13,7 @@ from . import data as datamod
 from .course import Course
 from .errors import GradeError, NotFound, Refused
 from .scoring import metrics
-from .scoring.score import levels_passed
+from .scoring.score import board_extra, levels_passed
 from .scoring.validate import Invalid, validate
 from .spec import AssignmentSpec
 from .store import Final, Submission
@@ -72,8 +72,10 @@ def verify(course: Course, hw: str, jobs: int = 2, progress=None):
     return calib.verify(course, assignment(hw), jobs=jobs, progress=progress)
 
 
-def thresholds(course: Course, spec: AssignmentSpec) -> dict[tuple[str, str], float]:
-    return {(b.level, b.board): b.threshold for b in course.store.baselines(spec.short)}
+def thresholds(course: Course, spec: AssignmentSpec) -> dict[tuple, float]:
+    """(level, board) → the main metric's threshold; (level, board, metric) → an `also` metric's."""
+    return {((b.level, b.board, b.metric) if b.metric else (b.level, b.board)): b.threshold
+            for b in course.store.baselines(spec.short)}
 
 
 # ---- the student flow -------------------------------------------------------------------------
@@ -93,11 +95,13 @@ class SubmitResult:
     private: float | None = None  # for TAs and the store; never in public_view()
     queue_position: int | None = None  # while queued: 1 = next to be graded
     replayed: bool = False  # a retried upload (same idempotency key) answered with its first result
+    public_extra: dict[str, float] = field(default_factory=dict)  # the `also` metrics on the public board
 
     def public_view(self) -> dict:
         """What a student may see before the deadline: never the private score."""
         return {"id": self.id, "hw": self.hw, "student": self.student, "status": self.status,
-                "message": self.message, "public_score": self.public, "public_baselines_passed": self.passed,
+                "message": self.message, "public_score": self.public, "public_scores": self.public_extra,
+                "public_baselines_passed": self.passed,
                 "used_today": self.used_today, "daily_limit": self.daily_limit,
                 "queue_position": self.queue_position, "replayed": self.replayed}
 
@@ -186,10 +190,11 @@ def _result(course: Course, spec: AssignmentSpec, sub: Submission, th: dict, use
     scored = sub.status == "scored"
     return SubmitResult(sub.id, spec.short, sub.student_id, sub.status, message or sub.message,
                         sub.public_score if scored else None,
-                        levels_passed(spec, th, "public", sub.public_score) if scored else [],
+                        levels_passed(spec, th, "public", sub.public_score, board_extra(sub.extra_scores, "public"))
+                        if scored else [],
                         used, limit, calibrated=bool(th), private=sub.private_score if scored else None,
                         queue_position=jobs.position(course.store, sub.id) if sub.status == "queued" else None,
-                        replayed=replayed)
+                        replayed=replayed, public_extra=board_extra(sub.extra_scores, "public") if scored else {})
 
 
 def submission_result(course: Course, submission_id: int) -> SubmitResult:
@@ -258,7 +263,8 @@ def status(course: Course, student: str, hw: str | None = None, now: datetime | 
         row = {"id": sub.id, "hw": sub.hw, "at": sub.created_at.astimezone(course.tz).isoformat(timespec="seconds"),
                "status": sub.status, "public": sub.public_score, "private": sub.private_score if past else None,
                "final": sub.id in finals[sub.hw], "message": sub.message if sub.status != "scored" else "",
-               "passed": levels_passed(spec, ths[sub.hw], "public", sub.public_score) if spec else []}
+               "passed": levels_passed(spec, ths[sub.hw], "public", sub.public_score,
+                                       board_extra(sub.extra_scores, "public")) if spec else []}
         out.append(row)
     for h in sorted({r["hw"] for r in out}):
         spec = spec_by_short.get(h)
@@ -290,6 +296,10 @@ def check(hw: str, path: Path, bundle: Path | None = None) -> list[str]:
         raise GradeError(f"need the released bundle (its {spec.submission.sample_name}): pass --bundle DIR")
     if spec.submission.kind == "lines":
         ids = np.arange(len(sample.read_text(encoding="utf-8").splitlines()))
+    elif spec.submission.kind == "archive":
+        from .scoring.archive import read_members
+
+        ids = np.array(sorted(read_members(sample.read_bytes(), sample.name, spec.submission)), dtype=object)
     else:
         ids = pacsv.read_csv(sample, convert_options=pacsv.ConvertOptions(
             column_types={spec.submission.id_column: pa.string() if spec.submission.columns[spec.submission.id_column] == "str"

@@ -26,7 +26,7 @@ from .catalog import REPO_ROOT
 from .errors import GradeError
 from .notebook import write_notebook
 from .scoring import metrics
-from .scoring.score import score_bytes
+from .scoring.score import levels_passed, score_bytes
 from .scoring.validate import Invalid
 from .spec import BOARDS, LEVELS, AssignmentSpec
 from .store import Baseline, utcnow
@@ -40,6 +40,14 @@ class RunOutcome:
     seconds: float = 0.0
     error: str = ""
     pred: Path | None = None
+    extra: dict[str, tuple[float, float]] = field(default_factory=dict)  # `also` metrics: (public, private)
+
+    def score(self, board: str, metric: str = "") -> float | None:
+        """This run's score on a board: the main metric, or an `also` metric by name."""
+        if not metric:
+            return getattr(self, board)
+        pair = self.extra.get(metric)
+        return None if pair is None else pair[0 if board == "public" else 1]
 
 
 @dataclass
@@ -48,7 +56,7 @@ class LadderReport:
     runs: dict[str, RunOutcome]
     fingerprint: str = ""
     problems: list[str] = field(default_factory=list)
-    thresholds: dict[tuple[str, str], float] = field(default_factory=dict)
+    thresholds: dict[tuple, float] = field(default_factory=dict)  # as api.thresholds: (level, board[, metric])
 
     @property
     def ok(self) -> bool:
@@ -112,7 +120,7 @@ def run_ladder(course, spec: AssignmentSpec, with_starter: bool, jobs: int = 2, 
         if not r.error:
             try:
                 s = score_bytes(spec, answers, r.pred.read_bytes(), r.pred.name)
-                r.public, r.private = s.public, s.private
+                r.public, r.private, r.extra = s.public, s.private, dict(s.extra)
             except Invalid as e:
                 r.error = f"invalid predictions: {e}"
         if progress:
@@ -143,12 +151,21 @@ def _check_ladder(spec: AssignmentSpec, rep: LadderReport) -> None:
     for board in BOARDS:
         for lv in LEVELS:
             rep.thresholds[(lv, board)] = _relax(m, getattr(rep.runs[lv], board), spec.calibration.slack)
+            for ms in spec.also:
+                rep.thresholds[(lv, board, ms.name)] = _relax(metrics.get(ms.name), rep.runs[lv].score(board, ms.name),
+                                                              spec.calibration.slack)
         for lo, hi in zip(LEVELS, LEVELS[1:]):
             a, b = getattr(rep.runs[lo], board), getattr(rep.runs[hi], board)
             needed = _relax(m, a, -gap) if m.direction == "higher" else a * (1 - gap)
             if not (m.better(b, a) and m.reaches(b, needed)):
                 rep.problems.append(f"{board}: {hi} ({b:.5g}) is not better than {lo} ({a:.5g}) "
                                     f"by the required {gap:.0%}")
+            for ms in spec.also:  # the other metrics may level off, but must not get worse up the ladder
+                x = metrics.get(ms.name)
+                a2, b2 = rep.runs[lo].score(board, ms.name), rep.runs[hi].score(board, ms.name)
+                if not x.reaches(b2, rep.thresholds[(lo, board, ms.name)]):
+                    rep.problems.append(f"{board}: {hi}'s {ms.name} ({b2:.5g}) does not reach {lo}'s threshold "
+                                        f"({rep.thresholds[(lo, board, ms.name)]:.5g}; {lo} scored {a2:.5g})")
     _check_starter(spec, rep)
 
 
@@ -157,13 +174,15 @@ def _check_starter(spec: AssignmentSpec, rep: LadderReport) -> None:
     run = rep.runs.get("starter")
     if run is None or run.error:
         return
-    m = metrics.get(spec.metric.name)
     for board in BOARDS:
-        s, simple, medium = getattr(run, board), rep.thresholds[("simple", board)], rep.thresholds[("medium", board)]
-        if not m.reaches(s, simple):
-            rep.problems.append(f"{board}: the unchanged starter ({s:.5g}) does not reach simple ({simple:.5g})")
-        if m.reaches(s, medium):
-            rep.problems.append(f"{board}: the unchanged starter ({s:.5g}) already reaches medium ({medium:.5g})")
+        s, extra = getattr(run, board), {k: run.score(board, k) for k in run.extra}
+        passed = levels_passed(spec, rep.thresholds, board, s, extra)
+        if "simple" not in passed:
+            rep.problems.append(f"{board}: the unchanged starter ({s:.5g}) does not reach simple "
+                                f"({rep.thresholds[('simple', board)]:.5g})")
+        if "medium" in passed:
+            rep.problems.append(f"{board}: the unchanged starter ({s:.5g}) already reaches medium "
+                                f"({rep.thresholds[('medium', board)]:.5g})")
 
 
 def calibrate(course, spec: AssignmentSpec, jobs: int = 2, progress=None) -> LadderReport:
@@ -171,36 +190,41 @@ def calibrate(course, spec: AssignmentSpec, jobs: int = 2, progress=None) -> Lad
     if rep.problems:
         raise GradeError(f"calibration of {spec.short} failed; nothing recorded:\n  " + "\n  ".join(rep.problems))
     with course.store.session() as s:
-        for (lv, board), t in rep.thresholds.items():
-            s.merge(Baseline(hw=spec.short, level=lv, board=board, score=getattr(rep.runs[lv], board),
-                             threshold=t, fingerprint=rep.fingerprint, created_at=utcnow()))
+        for key, t in rep.thresholds.items():
+            lv, board, metric = (*key, "")[:3]
+            s.merge(Baseline(hw=spec.short, level=lv, board=board, metric=metric,
+                             score=rep.runs[lv].score(board, metric), threshold=t, fingerprint=rep.fingerprint,
+                             created_at=utcnow()))
         course.store.log(s, "calibrate", actor="instructor", hw=spec.short, fingerprint=rep.fingerprint,
                          scores={lv: [rep.runs[lv].public, rep.runs[lv].private] for lv in LEVELS})
     (course.calibration_dir(spec.short) / "calibration.json").write_text(json.dumps({
         "hw": spec.short, "fingerprint": rep.fingerprint, "created_at": utcnow().isoformat(),
-        "runs": {n: {"public": r.public, "private": r.private, "seconds": round(r.seconds, 2)} for n, r in rep.runs.items()},
-        "thresholds": {f"{lv}/{b}": t for (lv, b), t in rep.thresholds.items()},
+        "runs": {n: {"public": r.public, "private": r.private, "also": r.extra, "seconds": round(r.seconds, 2)}
+                 for n, r in rep.runs.items()},
+        "thresholds": {"/".join(k): t for k, t in rep.thresholds.items()},
     }, indent=2))
     return rep
 
 
 def verify(course, spec: AssignmentSpec, jobs: int = 2, progress=None) -> LadderReport:
-    recorded = {(b.level, b.board): b for b in course.store.baselines(spec.short)}
+    recorded = {(b.level, b.board, b.metric): b for b in course.store.baselines(spec.short)}
     if not recorded:
         raise GradeError(f"{spec.short} is not calibrated yet: run `grade calibrate {spec.short}` first")
     rep = run_ladder(course, spec, with_starter=True, jobs=jobs, progress=progress)
     tol = spec.calibration.tolerance
-    for (lv, board), b in recorded.items():
+    for (lv, board, metric), b in recorded.items():
         if b.fingerprint != rep.fingerprint:
             rep.problems.append(f"the data changed since calibration (fingerprint {b.fingerprint[:12]}… → "
                                 f"{rep.fingerprint[:12]}…): run `grade calibrate {spec.short}` again")
             break
-        now = getattr(rep.runs[lv], board)
+        now = rep.runs[lv].score(board, metric)
         if now is not None and abs(now - b.score) > tol * abs(b.score):
-            rep.problems.append(f"{board}: {lv} scored {now:.5g} now but {b.score:.5g} at calibration "
+            what = f"{metric} " if metric else ""
+            rep.problems.append(f"{board}: {lv} {what}scored {now:.5g} now but {b.score:.5g} at calibration "
                                 f"(tolerance {tol:.1%})")
     # The starter is judged against the recorded thresholds, which are the ones students meet.
-    rep.thresholds = {k: b.threshold for k, b in recorded.items()}
+    rep.thresholds = {((lv, board, metric) if metric else (lv, board)): b.threshold
+                      for (lv, board, metric), b in recorded.items()}
     rep.problems = [p for p in rep.problems if "unchanged starter" not in p]
     _check_starter(spec, rep)
     with course.store.session() as s:

@@ -254,11 +254,12 @@ def _ladder_cmd(fn, hw, jobs, course_dir, as_json, verb):
     course = api.open_course(course_dir)
     with progress_bar(f"{verb} {hw}", enabled=not as_json, total=5 if verb == "verify" else 4) as bar:
         rep = fn(course, hw, jobs, progress=lambda name, r: bar.advance(name))
-    rows = [{"run": n, "public": r.public, "private": r.private, "seconds": f"{r.seconds:.1f}", "error": r.error[:80]}
-            for n, r in rep.runs.items()]
+    rows = [{"run": n, "public": r.public, "private": r.private,
+             **{f"{k} (public/private)": f"{a:.4g} / {b:.4g}" for k, (a, b) in r.extra.items()},
+             "seconds": f"{r.seconds:.1f}", "error": r.error[:80]} for n, r in rep.runs.items()]
     if as_json:
         print_json({"ok": rep.ok, "runs": rows, "problems": rep.problems,
-                    "thresholds": {f"{lv}/{b}": t for (lv, b), t in rep.thresholds.items()}})
+                    "thresholds": {"/".join(k): t for k, t in rep.thresholds.items()}})
     else:
         console.print(dict_table(rows, f"{verb} {rep.hw}"))
         for p in rep.problems:

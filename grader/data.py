@@ -56,6 +56,7 @@ class Answers:
     ids: np.ndarray
     values: np.ndarray
     public: np.ndarray  # bool mask
+    hidden_dir: Path | None = None  # the prepared hidden folder (references, hidden models for grading.py)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -198,6 +199,13 @@ def _write_sample(path: Path, spec: AssignmentSpec, ids: np.ndarray) -> None:
     if sub.kind == "lines":  # one placeholder line per test item (empty lines are refused)
         path.write_text("-\n" * len(ids), encoding="utf-8")
         return
+    if sub.kind == "archive":  # every expected member, as a black image of the right size
+        from .scoring.archive import write_archive
+
+        im = sub.archive.image
+        shape = (im.height, im.width) + (() if im.mode == "L" else (len(im.mode),))
+        path.write_bytes(write_archive({str(i): np.zeros(shape, dtype=np.uint8) for i in ids.tolist()}))
+        return
     filler = {"int": "0", "float": "0", "str": ""}[sub.columns[sub.value_column]]
     with open(path, "w", newline="") as f:
         f.write(",".join(sub.columns) + "\n")
@@ -213,7 +221,7 @@ def _answers_cached(hidden: str, mtime: float, spec_id: str, spec_folder: str) -
     spec = load_spec(Path(spec_folder))
     ids, values = _read_answers(Path(hidden) / "answers.csv", spec)
     public = np.load(Path(hidden) / "public.npy", allow_pickle=False)
-    return Answers(ids, values, public)
+    return Answers(ids, values, public, Path(hidden))
 
 
 def load_answers(course, spec: AssignmentSpec) -> Answers:

@@ -69,6 +69,10 @@ def render(spec: AssignmentSpec, ids: np.ndarray, values: np.ndarray, header: st
     sub = spec.submission
     if sub.kind == "lines":
         return "".join(f"{v}\n" for v in values.tolist()).encode()
+    if sub.kind == "archive":
+        from .scoring.archive import write_archive
+
+        return write_archive(dict(zip(ids.tolist(), values)))
     first_is_id = list(sub.columns)[0] == sub.id_column
     fmt = (lambda v: f"{v:.6f}") if sub.columns[sub.value_column] == "float" else str
     buf = io.StringIO()
@@ -92,6 +96,13 @@ def blend(rng, better: np.ndarray, worse: np.ndarray, weight: float) -> np.ndarr
 
 def malformed(rng, spec: AssignmentSpec, ids: np.ndarray, values: np.ndarray) -> tuple[bytes, str]:
     """One of the ways real uploads go wrong, in this homework's format."""
+    if spec.submission.kind == "archive":
+        if rng.random() < 0.5:
+            return render(spec, ids[:-3], values[:-3]), "missing images"
+        from .scoring.archive import write_archive
+
+        cropped = {str(i): img[: img.shape[0] // 2] for i, img in zip(ids.tolist(), values)}
+        return write_archive(cropped), "images of the wrong size"
     if spec.submission.kind == "lines":
         if rng.random() < 0.5:
             return render(spec, ids[:-3], values[:-3]), "missing lines"

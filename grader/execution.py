@@ -140,14 +140,17 @@ def compare(course, spec: AssignmentSpec, uploaded: bytes | None, regenerated: P
     except Invalid as e:
         return Rerun("error", str(e))
     a, b = align(up, ids), align(re, ids)
-    if a.dtype.kind in "fc" or b.dtype.kind in "fc":
-        dev = np.abs(a.astype(float) - b.astype(float))
+    if a.ndim > 1 or a.dtype.kind in "fc":  # numbers within the tolerance; images: each one's largest pixel gap
+        diff = np.abs(a.astype(float) - b.astype(float))
+        dev = diff.reshape(len(diff), -1).max(axis=1) if diff.ndim > 1 else diff
         bad = np.flatnonzero(dev > spec.execution.rerun_tolerance)
         max_dev = float(dev.max()) if len(dev) else 0.0
     else:
         bad = np.flatnonzero(a != b)
         max_dev = None
-    examples = [(ids[i].item(), a[i].item(), b[i].item()) for i in bad[:5]]
+    examples = [(ids[i].item() if hasattr(ids[i], "item") else ids[i],
+                 a[i].item() if a.ndim == 1 else f"image (largest pixel difference {dev[i]:g})",
+                 b[i].item() if b.ndim == 1 else "its regenerated version") for i in bad[:5]]
     if bad.size == 0:
         return Rerun("match", "the notebook reproduces the uploaded predictions", max_dev, 0, [])
     return Rerun("mismatch", f"{bad.size} of {len(ids)} rows differ by more than {spec.execution.rerun_tolerance:g}"

@@ -13,14 +13,14 @@ second (benchmarks/leaderboard_rebuild.py).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pandas as pd
 
 from .scoring import metrics
-from .scoring.score import levels_passed
+from .scoring.score import board_extra, levels_passed
 from .spec import LEVELS, AssignmentSpec
 
 
@@ -36,6 +36,7 @@ class Row:
     levels: list[str]
     points: float
     baseline: str | None = None  # level name for baseline rows
+    also: dict[str, float] = field(default_factory=dict)  # the `also` metrics of the row's submission
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -70,11 +71,14 @@ def frame(subs) -> pd.DataFrame:
     scored = [s for s in subs if s.status == "scored"]
     ids, students, created = [s.id for s in scored], [s.student_id for s in scored], [s.created_at for s in scored]
     public, private = [s.public_score for s in scored], [s.private_score for s in scored]
+    extra = np.empty(len(scored), dtype=object)
+    extra[:] = [getattr(s, "extra_scores", None) for s in scored]  # fakes in tests may lack it
     df = pd.DataFrame({"id": np.asarray(ids, dtype=np.int64),
                        "student": np.asarray(students, dtype=object),
                        "created": pd.to_datetime(list(created), utc=True),
                        "public": np.asarray(public, dtype=float),
-                       "private": np.asarray(private, dtype=float)})
+                       "private": np.asarray(private, dtype=float),
+                       "extra": extra})
     df["t"] = _ticks(df["created"])
     return df
 
@@ -149,16 +153,21 @@ def build(spec: AssignmentSpec, subs, finals: dict[str, list[int]], thresholds: 
     last = pd.Series(t).groupby(codes).max().to_numpy() if len(codes) else np.zeros(0, dtype=np.int64)
 
     students = df["student"].to_numpy()
+    extra = df["extra"].to_numpy() if "extra" in df else np.full(len(df), None, dtype=object)
     rows: list[Row] = []
     for rank, i in enumerate(best.tolist(), start=1):
         sid, value, c = students[i], float(score[i]), codes[i]
-        lv = levels_passed(spec, thresholds, board, value)
+        also = board_extra(extra[i], board)
+        lv = levels_passed(spec, thresholds, board, value, also)
         rows.append(Row(rank, sid, names.get(sid, sid), value, int(entries[c]), _when(last[c]), int(ids[i]), lv,
-                        len(lv) * spec.points.per_level_per_board))
+                        len(lv) * spec.points.per_level_per_board, also=also))
     for level in LEVELS:
         if (level, board) in thresholds:
             th = thresholds[(level, board)]
-            rows.append(Row(None, f"baseline:{level}", f"{level} baseline", th, 0, None, None, [], 0.0, level))
+            also = {ms.name: thresholds[(level, board, ms.name)] for ms in spec.also
+                    if (level, board, ms.name) in thresholds}
+            rows.append(Row(None, f"baseline:{level}", f"{level} baseline", th, 0, None, None, [], 0.0, level,
+                            also=also))
     # Baselines slot in among students; a baseline sorts after students with the same score.
     rows.sort(key=lambda r: ((-r.score if higher else r.score), r.baseline is not None))
     return Board(spec.short, board, spec.metric.name, higher, rows)

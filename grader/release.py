@@ -70,7 +70,7 @@ def release(course, spec: AssignmentSpec, out: Path) -> Path:
 # ---- the scan -------------------------------------------------------------------------------------
 
 def _hidden_sources(spec: AssignmentSpec) -> list[Path]:
-    files = [spec.folder / "data.py"]
+    files = [spec.folder / "data.py"] + ([spec.folder / spec.grading] if spec.grading else [])
     for d in (spec.folder / "tests" / "hidden", REPO_ROOT / "reference_solutions" / spec.short):
         if d.is_dir():
             files += [p for p in d.rglob("*") if p.is_file() and "__pycache__" not in p.parts]

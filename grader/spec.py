@@ -51,20 +51,37 @@ class DataSpec(Strict):
         return self
 
 
+class ImageSpec(Strict):
+    width: int = Field(gt=0, le=4096)
+    height: int = Field(gt=0, le=4096)
+    mode: Literal["RGB", "L", "RGBA"] = "RGB"
+
+
+class ArchiveSpec(Strict):
+    """A `.tgz` of PNG images (HW6's generated faces, HW10's attacked images)."""
+
+    image: ImageSpec
+    max_members: int = Field(2000, gt=0)
+    max_unpacked_bytes: int = Field(256 * 2**20, gt=0)
+
+
 class SubmissionSpec(Strict):
     """What a valid submission looks like.
 
     ``csv``: a header line with exactly ``columns`` (the id and the prediction), one row per test id.
     ``lines``: a plain UTF-8 text file, one prediction per line and no header (HW5's translations);
     the id of a line is its position (0, 1, …), and ``columns`` names the two for the answers file.
+    ``archive``: a `.tgz` of PNG images whose member names are the ids (`1.png`, `cat/cat3.png`, …);
+    the values are the decoded images. ``columns`` names the id and the answers file's value column.
     """
 
-    kind: Literal["csv", "lines"] = "csv"
+    kind: Literal["csv", "lines", "archive"] = "csv"
     filename: str
     id_column: str
     columns: dict[str, Literal["int", "float", "str"]]  # ordered: the exact header
     max_bytes: int = Field(10_000_000, gt=0)
     allow_empty: bool = False  # lines: may a line be empty?
+    archive: ArchiveSpec | None = None  # archive: what every member must be
 
     @model_validator(mode="after")
     def _id_in_columns(self):
@@ -74,6 +91,9 @@ class SubmissionSpec(Strict):
             raise ValueError("a submission has exactly two columns: the id and the prediction")
         if self.kind == "lines" and (self.columns[self.id_column] != "int" or self.columns[self.value_column] != "str"):
             raise ValueError("columns: a lines submission has an int id (the line number) and a str value")
+        if self.kind == "archive" and (self.archive is None or self.columns[self.id_column] != "str"):
+            raise ValueError("archive: an archive submission needs `archive:` (the image format) and str ids "
+                             "(member names)")
         return self
 
     @property
@@ -83,13 +103,19 @@ class SubmissionSpec(Strict):
     @property
     def sample_name(self) -> str:
         """The released example submission: the format to copy, with every expected id."""
-        return "sample_submission.txt" if self.kind == "lines" else "sample_submission.csv"
+        return {"lines": "sample_submission.txt", "archive": "sample_submission.tgz"}.get(self.kind, "sample_submission.csv")
 
 
 class MetricSpec(Strict):
     name: str
     direction: Literal["higher", "lower"] | None = None  # optional: must agree with the registry
     options: dict[str, Any] = {}
+    # Which form of the submission the metric reads: "values" (as validated), or a name that the
+    # homework's host-side `grading.py` produces from them (features of a hidden evaluator, …).
+    input: str = "values"
+    # Unpaired metrics (a distribution against a distribution, e.g. FID) compare the submission with
+    # this hidden .npy (relative to the prepared hidden folder) instead of row-by-row answers.
+    reference: str | None = None
 
 
 class BaselineSpec(Strict):
@@ -152,6 +178,12 @@ class AssignmentSpec(Strict):
     data: DataSpec
     submission: SubmissionSpec
     metric: MetricSpec
+    # More metrics that must hold too: a level counts only when every one reaches its threshold
+    # (HW6: FID and AFD). The board ranks by `metric`.
+    also: list[MetricSpec] = []
+    # Host-side course code (never released) that turns validated submission values into the inputs
+    # metrics read: `represent(values, hidden_dir) -> {name: array}`. Runs hidden models on plain arrays.
+    grading: str | None = None
     baselines: dict[Literal["simple", "medium", "strong", "boss"], BaselineSpec]
     course_baselines: dict[str, float] = {}  # the real course's public numbers, for the handout only
     points: PointsSpec = PointsSpec()
@@ -175,11 +207,18 @@ class AssignmentSpec(Strict):
     def _metric_known(self):
         from .scoring.metrics import METRICS
 
-        m = METRICS.get(self.metric.name)
-        if m is None:
-            raise ValueError(f"metric.name: unknown metric {self.metric.name!r} (known: {', '.join(sorted(METRICS))})")
-        if self.metric.direction and self.metric.direction != m.direction:
-            raise ValueError(f"metric.direction: {self.metric.name} is {m.direction}-is-better, not {self.metric.direction}")
+        for key, ms in [("metric", self.metric)] + [(f"also.{k}", a) for k, a in enumerate(self.also)]:
+            m = METRICS.get(ms.name)
+            if m is None:
+                raise ValueError(f"{key}.name: unknown metric {ms.name!r} (known: {', '.join(sorted(METRICS))})")
+            if ms.direction and ms.direction != m.direction:
+                raise ValueError(f"{key}.direction: {ms.name} is {m.direction}-is-better, not {ms.direction}")
+            if not m.paired and not ms.reference and m.needs_reference:
+                raise ValueError(f"{key}.reference: {ms.name} compares with a hidden reference file; name it")
+            if ms.input != "values" and not self.grading:
+                raise ValueError(f"{key}.input: {ms.input!r} comes from grading.py, but `grading:` is not set")
+        if len({a.name for a in self.also} | {self.metric.name}) != len(self.also) + 1:
+            raise ValueError("also: each metric may appear once")
         return self
 
     @property

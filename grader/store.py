@@ -71,6 +71,7 @@ class Submission(Base):
     counted: Mapped[bool] = mapped_column(Boolean, default=False)  # used one of the day's slots
     origin: Mapped[str] = mapped_column(String(16), default="submit")  # submit | batch | demo
     idempotency_key: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    extra_scores: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # `also` metrics: {name: [public, private]}
 
 
 class Job(Base):
@@ -119,6 +120,7 @@ class Baseline(Base):
     hw: Mapped[str] = mapped_column(String(16), primary_key=True)
     level: Mapped[str] = mapped_column(String(16), primary_key=True)
     board: Mapped[str] = mapped_column(String(16), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(32), primary_key=True, default="")  # "": the main metric
     score: Mapped[float] = mapped_column(Float)  # what the reference solution reached
     threshold: Mapped[float] = mapped_column(Float)  # what a student must reach
     fingerprint: Mapped[str] = mapped_column(String(64))  # of the data it was calibrated on

@@ -26,7 +26,8 @@ from .submission import blob_path
 def score_outcome(course, spec, answers, checked: Checked) -> dict:
     """The fields a scored submission gets (both boards, computed on the host)."""
     s = score_values(spec, answers, align(checked, answers.ids))
-    return {"status": "scored", "message": "scored", "public_score": s.public, "private_score": s.private}
+    return {"status": "scored", "message": "scored", "public_score": s.public, "private_score": s.private,
+            "extra_scores": {k: list(v) for k, v in s.extra.items()} or None}
 
 
 def _score(course, sub: Submission) -> dict:

@@ -136,8 +136,12 @@ def load_state_dict(path: Path, max_bytes: int = MAX_FILE_BYTES) -> dict[str, An
 def open_png(path: Path, max_pixels: int = MAX_PIXELS, max_bytes: int = 64 * 2**20):
     """A decoded PIL image, after checking the declared size against ``max_pixels``
     (PIL's own bomb check is only a warning below 2x its limit)."""
+    return decode_png(read_bytes(path, max_bytes), str(path), max_pixels)
+
+
+def decode_png(data: bytes, path: str, max_pixels: int = MAX_PIXELS):
+    """`open_png` for bytes already in memory (a member of an uploaded archive); `path` names it in errors."""
     from PIL import Image
-    data = read_bytes(path, max_bytes)
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         old = Image.MAX_IMAGE_PIXELS

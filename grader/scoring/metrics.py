@@ -17,6 +17,10 @@ class Metric:
     direction: Literal["higher", "lower"]
     fn: Callable[[np.ndarray, np.ndarray, dict], float]
     description: str
+    # paired: truth and prediction row by row (the answers file). Unpaired: the board's predictions
+    # as a whole, against a hidden reference set (needs_reference) or on their own.
+    paired: bool = True
+    needs_reference: bool = False
 
     def __call__(self, y_true, y_pred, **options) -> float:
         return float(self.fn(np.asarray(y_true), np.asarray(y_pred), options))
@@ -55,6 +59,29 @@ def _auc(t, p, o):
     return roc_auc_score(t, p)
 
 
+def _fid(reference, features, o):
+    """Fréchet distance between Gaussians fitted to two feature sets (the FID formula): the matrix square
+    root from scipy.linalg.sqrtm, the statistics from numpy."""
+    from scipy import linalg
+
+    a, b = np.asarray(reference, dtype=np.float64), np.asarray(features, dtype=np.float64)
+    mu1, mu2 = a.mean(axis=0), b.mean(axis=0)
+    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    covmean = linalg.sqrtm(s1 @ s2)
+    if not np.isfinite(covmean).all():  # near-singular product: the usual regularisation
+        eps = np.eye(len(s1)) * 1e-6
+        covmean = linalg.sqrtm((s1 + eps) @ (s2 + eps))
+    covmean = np.real(covmean)
+    return float(np.sum((mu1 - mu2) ** 2) + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean))
+
+
+def _acceptance(_unused, accepted, o):
+    """Share of items a hidden judge accepts (HW6's AFD: faces the detector finds)."""
+    from sklearn.metrics import accuracy_score
+    accepted = np.asarray(accepted).astype(bool)
+    return accuracy_score(np.ones(len(accepted), dtype=bool), accepted)
+
+
 def _bleu(t, p, o):
     import sacrebleu
     return sacrebleu.corpus_bleu([str(x) for x in p], [[str(x) for x in t]],
@@ -67,12 +94,20 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("accuracy", "higher", _accuracy, "share of exact matches (sklearn.metrics.accuracy_score)"),
     Metric("auc", "higher", _auc, "ROC AUC (sklearn.metrics.roc_auc_score)"),
     Metric("bleu", "higher", _bleu, "corpus BLEU (sacrebleu.corpus_bleu, zh tokenizer by default)"),
+    Metric("attack_accuracy", "lower", _accuracy,
+           "accuracy of the hidden models on attacked inputs: lower is a stronger attack (sklearn accuracy_score)"),
+    Metric("fid", "lower", _fid, "Fréchet distance of feature statistics against a hidden reference set (scipy)",
+           paired=False, needs_reference=True),
+    Metric("acceptance", "higher", _acceptance, "share of items a hidden judge accepts (sklearn accuracy_score)",
+           paired=False),
 )}
 
 
 # A tiny valid input per metric, to load its library ahead of the first real score.
 _EXAMPLES = {"mse": ([0.0, 1.0], [0.0, 1.0]), "mae": ([0.0, 1.0], [0.0, 1.0]), "accuracy": ([0, 1], [0, 1]),
-             "auc": ([0, 1], [0.2, 0.8]), "bleu": (["一 二 三 四"], ["一 二 三 四"])}
+             "auc": ([0, 1], [0.2, 0.8]), "bleu": (["一 二 三 四"], ["一 二 三 四"]),
+             "attack_accuracy": ([0, 1], [0, 1]), "fid": ([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0]], [[0.0, 1.0], [1.0, 0.0], [0.5, 0.5]]),
+             "acceptance": ([], [True, False])}
 
 
 def get(name: str) -> Metric:

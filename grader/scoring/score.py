@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -16,6 +17,7 @@ from .validate import Checked, _contiguous_start, validate
 class Scores:
     public: float
     private: float
+    extra: dict[str, tuple[float, float]] = field(default_factory=dict)  # `also` metrics: (public, private)
 
     def board(self, board: str) -> float:
         return self.public if board == "public" else self.private
@@ -65,20 +67,71 @@ def _board_pool() -> ThreadPoolExecutor:
 
 
 def score_values(spec: AssignmentSpec, answers, pred: np.ndarray) -> Scores:
-    m = metrics.get(spec.metric.name)
-    truth = answers.boards
-    if m.name in _EXACT_MATCH and (dt := _compact_dtype(answers.values, pred)) is not None:
-        # Narrow before splitting: the split then moves a fraction of the bytes.
-        pred = pred.astype(dt)
-        truth = answers.boards_as(dt)
-    opts = spec.metric.options
+    """Every metric of the homework on both boards, from values already aligned to the answers' ids."""
+    inputs = represent(spec, answers, pred)
+    public, private = _on_boards(spec.metric, answers, inputs[spec.metric.input])
+    extra = {ms.name: _on_boards(ms, answers, inputs[ms.input]) for ms in spec.also}
+    return Scores(public, private, extra)
 
-    def private() -> float:
-        return m(truth["private"], np.compress(answers.private, pred), **opts)
 
-    later = _board_pool().submit(private) if len(pred) >= _PARALLEL_ROWS else None
-    public = m(truth["public"], np.compress(answers.public, pred), **opts)
-    return Scores(public=public, private=later.result() if later else private())
+def _on_boards(ms, answers, pred: np.ndarray) -> tuple[float, float]:
+    m = metrics.get(ms.name)
+    if m.paired:
+        truth = answers.boards
+        if m.name in _EXACT_MATCH and (dt := _compact_dtype(answers.values, pred)) is not None:
+            # Narrow before splitting: the split then moves a fraction of the bytes.
+            pred = pred.astype(dt)
+            truth = answers.boards_as(dt)
+    else:  # the whole board against one hidden reference set (or nothing)
+        ref = reference(answers, ms.reference) if ms.reference else None
+        truth = {"public": ref, "private": ref}
+    opts = ms.options
+
+    def on(board: str, mask: np.ndarray) -> float:
+        return m(truth[board], np.compress(mask, pred, axis=0), **opts)
+
+    later = _board_pool().submit(on, "private", answers.private) if len(pred) >= _PARALLEL_ROWS else None
+    public = on("public", answers.public)
+    return public, later.result() if later else on("private", answers.private)
+
+
+def represent(spec: AssignmentSpec, answers, values: np.ndarray) -> dict[str, np.ndarray]:
+    """The forms of the submission the metrics read: the values themselves, plus what the homework's
+    host-side grading.py makes of them (its hidden models see pixels and numbers, never student code)."""
+    inputs = {"values": values}
+    if spec.grading:
+        made = _grading(spec).represent(values, answers.hidden_dir)
+        for name, arr in made.items():
+            if len(arr) != len(values):
+                raise ValueError(f"{spec.folder / spec.grading}: represent() gave {len(arr)} rows of {name!r} "
+                                 f"for {len(values)} items")
+        inputs.update(made)
+    return inputs
+
+
+@lru_cache(maxsize=32)
+def _grading_module(path: str, mtime: float):
+    import importlib.util
+
+    mod_spec = importlib.util.spec_from_file_location(f"grader_grading_{abs(hash(path))}", path)
+    module = importlib.util.module_from_spec(mod_spec)
+    mod_spec.loader.exec_module(module)
+    return module
+
+
+def _grading(spec: AssignmentSpec):
+    path = spec.folder / spec.grading
+    return _grading_module(str(path), path.stat().st_mtime)
+
+
+@lru_cache(maxsize=32)
+def _reference(path: str, mtime: float) -> np.ndarray:
+    return np.load(path, allow_pickle=False)
+
+
+def reference(answers, name: str) -> np.ndarray:
+    path = answers.hidden_dir / name
+    return _reference(str(path), path.stat().st_mtime)
 
 
 def score_bytes(spec: AssignmentSpec, answers, data: bytes, filename: str) -> Scores:
@@ -87,15 +140,29 @@ def score_bytes(spec: AssignmentSpec, answers, data: bytes, filename: str) -> Sc
     return score_values(spec, answers, align(checked, answers.ids))
 
 
-def levels_passed(spec: AssignmentSpec, thresholds: dict[tuple[str, str], float], board: str,
-                  score: float | None) -> list[str]:
-    """Levels whose threshold on `board` the score reaches, in ladder order."""
+def levels_passed(spec: AssignmentSpec, thresholds: dict[tuple, float], board: str, score: float | None,
+                  extra: dict[str, float] | None = None) -> list[str]:
+    """Levels reached on `board`, in ladder order: the main metric reaches its threshold, and so does every
+    `also` metric (thresholds keyed (level, board, metric); `extra` holds this board's scores of them)."""
     if score is None:
         return []
     m = metrics.get(spec.metric.name)
-    return [lv for lv in LEVELS if (lv, board) in thresholds and m.reaches(score, thresholds[(lv, board)])]
+    out = []
+    for lv in LEVELS:
+        if (lv, board) not in thresholds or not m.reaches(score, thresholds[(lv, board)]):
+            continue
+        ok = True
+        for ms in spec.also:
+            th = thresholds.get((lv, board, ms.name))
+            value = (extra or {}).get(ms.name)
+            if th is not None and (value is None or not metrics.get(ms.name).reaches(value, th)):
+                ok = False
+        if ok:
+            out.append(lv)
+    return out
 
 
-def points(spec: AssignmentSpec, thresholds, public: float | None, private: float | None) -> float:
-    per = spec.points.per_level_per_board
-    return per * sum(len(levels_passed(spec, thresholds, b, s)) for b, s in zip(BOARDS, (public, private)))
+def board_extra(extra_scores: dict | None, board: str) -> dict[str, float]:
+    """One board's scores of the `also` metrics from a submission's stored {name: [public, private]}."""
+    k = 0 if board == "public" else 1
+    return {name: v[k] for name, v in (extra_scores or {}).items() if v is not None}

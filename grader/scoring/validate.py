@@ -49,6 +49,10 @@ def _examples(items, fmt=str) -> str:
 
 def validate(data: bytes, filename: str, sub: SubmissionSpec, expected_ids: np.ndarray) -> Checked:
     """Any submission kind: the parsed file, or `Invalid` listing every problem found."""
+    if sub.kind == "archive":
+        from .archive import validate_archive
+
+        return validate_archive(data, filename, sub, expected_ids)
     return (validate_lines if sub.kind == "lines" else validate_csv)(data, filename, sub, expected_ids)
 
 
