@@ -13,7 +13,7 @@ from . import data as datamod
 from .course import Course
 from .errors import GradeError, NotFound, Refused
 from .scoring import metrics
-from .scoring.score import board_extra, levels_passed
+from .scoring.score import board_extra, check_submission, levels_passed
 from .scoring.validate import Invalid, validate
 from .spec import AssignmentSpec
 from .store import Final, Submission
@@ -127,7 +127,7 @@ def submit(course: Course, hw: str, path: Path, student: str, now: datetime | No
     digest = store_blob(course.files_dir, data)
     checked, problem = None, ""
     try:
-        checked = validate(data, filename, spec.submission, answers.ids)  # the instant format check
+        checked = check_submission(spec, answers, data, filename)  # the instant format check
     except Invalid as e:
         problem = str(e)
 

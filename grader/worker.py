@@ -17,8 +17,8 @@ import time
 
 from . import catalog, jobs
 from .data import load_answers
-from .scoring.score import align, score_values
-from .scoring.validate import Checked, Invalid, validate
+from .scoring.score import align, check_submission, score_values
+from .scoring.validate import Checked, Invalid
 from .store import Submission
 from .submission import blob_path
 
@@ -35,7 +35,7 @@ def _score(course, sub: Submission) -> dict:
     answers = load_answers(course, spec)
     data = blob_path(course.files_dir, sub.sha256).read_bytes()  # byte for byte what was sent
     try:
-        checked = validate(data, sub.filename, spec.submission, answers.ids)
+        checked = check_submission(spec, answers, data, sub.filename)
     except Invalid as e:  # the answers changed under it (data re-prepared): not the student's slot
         return {"status": "rejected", "message": str(e), "counted": False}
     return score_outcome(course, spec, answers, checked)

@@ -75,3 +75,10 @@ def test_the_release_keeps_grading_py_back_and_ships_a_sample_archive(images_cou
 def test_the_demo_runs_an_image_homework(tmp_path, toy):
     s = demo.run(tmp_path / "course", tmp_path / "site", n_students=10, quiet=True, hw="hw98")
     assert s["statuses"]["scored"] > 15 and s["statuses"].get("rejected", 0) > 0
+
+
+def test_the_homeworks_own_rule_rejects_before_scoring(images_course, tmp_path):
+    dest = api.release(images_course, "hw98", tmp_path / "rel")
+    sample = (dest / "sample_submission.tgz").read_bytes()  # right format, blank images
+    r = api.submit(images_course, "hw98", None, "s4", now=at(images_course, BEFORE), data=sample, filename="images.tgz")
+    assert r.status == "rejected" and "64 blank image(s) (a single colour): 1.png" in r.message and r.used_today == 0

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..spec import BOARDS, LEVELS, AssignmentSpec
 from . import metrics
-from .validate import Checked, _contiguous_start, validate
+from .validate import Checked, Invalid, _contiguous_start, validate
 
 
 @dataclass(frozen=True)
@@ -134,9 +134,22 @@ def reference(answers, name: str) -> np.ndarray:
     return _reference(str(path), path.stat().st_mtime)
 
 
-def score_bytes(spec: AssignmentSpec, answers, data: bytes, filename: str) -> Scores:
-    """Validate then score; raises `validate.Invalid` with the problems."""
+def check_submission(spec: AssignmentSpec, answers, data: bytes, filename: str) -> Checked:
+    """The format (`validate`), then the homework's own rules on the values, if its grading.py has
+    `check(values, ids, hidden_dir) -> [problem, …]` (HW10: every pixel within ε of the benign image).
+    Raises `validate.Invalid` with every problem found."""
     checked = validate(data, filename, spec.submission, answers.ids)
+    rule = getattr(_grading(spec), "check", None) if spec.grading else None
+    if rule is not None:
+        problems = list(rule(align(checked, answers.ids), answers.ids, answers.hidden_dir))
+        if problems:
+            raise Invalid(filename, problems)
+    return checked
+
+
+def score_bytes(spec: AssignmentSpec, answers, data: bytes, filename: str) -> Scores:
+    """Check then score; raises `validate.Invalid` with the problems."""
+    checked = check_submission(spec, answers, data, filename)
     return score_values(spec, answers, align(checked, answers.ids))
 
 
