@@ -60,16 +60,24 @@ def release(course: Course, hw: str, out: Path) -> Path:
     return rel.release(course, assignment(hw), out)
 
 
+def _laddered(hw: str) -> AssignmentSpec:
+    spec = assignment(hw)
+    if not spec.leaderboard:
+        raise GradeError(f"{spec.short} has no leaderboard and no ladder: its answer keys come from its data.py "
+                         "(`grade prepare`), and its points are the score of each student's latest submission")
+    return spec
+
+
 def calibrate(course: Course, hw: str, jobs: int = 2, progress=None):
     from . import calibrate as calib
 
-    return calib.calibrate(course, assignment(hw), jobs=jobs, progress=progress)
+    return calib.calibrate(course, _laddered(hw), jobs=jobs, progress=progress)
 
 
 def verify(course: Course, hw: str, jobs: int = 2, progress=None):
     from . import calibrate as calib
 
-    return calib.verify(course, assignment(hw), jobs=jobs, progress=progress)
+    return calib.verify(course, _laddered(hw), jobs=jobs, progress=progress)
 
 
 def thresholds(course: Course, spec: AssignmentSpec) -> dict[tuple, float]:
@@ -146,7 +154,7 @@ def submit(course: Course, hw: str, path: Path, student: str, now: datetime | No
                 course.store.log(s, "submit-replay", actor=student, hw=first.hw, student_id=student,
                                  submission_id=first.id)
                 return _result(course, spec, first, th, course.store.count_counted(s, spec.short, student, start, end),
-                               limit, replayed=True)
+                               limit, replayed=True, now=now)
         used = course.store.count_counted(s, spec.short, student, start, end)
         sub = Submission(hw=spec.short, student_id=student, sha256=digest, filename=filename, size=len(data),
                          created_at=now, origin=origin, status="queued", counted=False,
@@ -157,7 +165,7 @@ def submit(course: Course, hw: str, path: Path, student: str, now: datetime | No
         if origin == "batch" and dup is not None:
             # The TA's copy is a file the student already submitted: grade that submission, add no entry.
             course.store.log(s, "batch-match", actor="ta", hw=spec.short, student_id=student, submission_id=dup.id)
-            return _result(course, spec, dup, th, used, limit, message=f"same file as submission #{dup.id}")
+            return _result(course, spec, dup, th, used, limit, message=f"same file as submission #{dup.id}", now=now)
         if origin == "submit" and deadline is not None and now > deadline:
             sub.status, sub.message = "refused", f"the deadline passed at {deadline.isoformat()}; late work is not accepted"
         elif problem:
@@ -182,12 +190,21 @@ def submit(course: Course, hw: str, path: Path, student: str, now: datetime | No
         elif sub.status == "queued":
             jobs.enqueue(course.store, s, sub.id, "score")
         used += int(sub.counted)
-    return _result(course, spec, sub, th, used, limit)
+    return _result(course, spec, sub, th, used, limit, now=now)
+
+
+def scores_hidden(course: Course, spec: AssignmentSpec, now: datetime | None = None) -> bool:
+    """True while this homework's scores wait for the deadline (`show_scores: after_deadline`)."""
+    return spec.show_scores == "after_deadline" and not course.is_past_deadline(spec.short, now or course.now())
 
 
 def _result(course: Course, spec: AssignmentSpec, sub: Submission, th: dict, used: int, limit: int,
-            message: str | None = None, replayed: bool = False) -> SubmitResult:
+            message: str | None = None, replayed: bool = False, now: datetime | None = None) -> SubmitResult:
     scored = sub.status == "scored"
+    if scored and scores_hidden(course, spec, now):
+        return SubmitResult(sub.id, spec.short, sub.student_id, sub.status,
+                            "recorded; scores are shown after the deadline", None, [], used, limit,
+                            calibrated=bool(th), private=sub.private_score, replayed=replayed)
     return SubmitResult(sub.id, spec.short, sub.student_id, sub.status, message or sub.message,
                         sub.public_score if scored else None,
                         levels_passed(spec, th, "public", sub.public_score, board_extra(sub.extra_scores, "public"))
@@ -260,11 +277,13 @@ def status(course: Course, student: str, hw: str | None = None, now: datetime | 
             ths[sub.hw] = thresholds(course, spec_by_short[sub.hw]) if sub.hw in spec_by_short else {}
         past = course.is_past_deadline(sub.hw, now)
         spec = spec_by_short.get(sub.hw)
+        shown = past or spec is None or spec.show_scores == "immediate"
         row = {"id": sub.id, "hw": sub.hw, "at": sub.created_at.astimezone(course.tz).isoformat(timespec="seconds"),
-               "status": sub.status, "public": sub.public_score, "private": sub.private_score if past else None,
+               "status": sub.status, "public": sub.public_score if shown else None,
+               "private": sub.private_score if past else None,
                "final": sub.id in finals[sub.hw], "message": sub.message if sub.status != "scored" else "",
                "passed": levels_passed(spec, ths[sub.hw], "public", sub.public_score,
-                                       board_extra(sub.extra_scores, "public")) if spec else []}
+                                       board_extra(sub.extra_scores, "public")) if spec and shown else []}
         out.append(row)
     for h in sorted({r["hw"] for r in out}):
         spec = spec_by_short.get(h)
@@ -300,6 +319,10 @@ def check(hw: str, path: Path, bundle: Path | None = None) -> list[str]:
         from .scoring.archive import read_members
 
         ids = np.array(sorted(read_members(sample.read_bytes(), sample.name, spec.submission)), dtype=object)
+    elif spec.submission.kind == "choices":
+        import json
+
+        ids = np.array(list(json.loads(sample.read_text(encoding="utf-8"))), dtype=object)
     else:
         ids = pacsv.read_csv(sample, convert_options=pacsv.ConvertOptions(
             column_types={spec.submission.id_column: pa.string() if spec.submission.columns[spec.submission.id_column] == "str"
@@ -336,6 +359,8 @@ def leaderboard(course: Course, hw: str, board: str = "public", force: bool = Fa
     from . import leaderboard as lb
 
     spec = assignment(hw)
+    if not spec.leaderboard:
+        raise Refused(f"{spec.short} is graded without a leaderboard; see `grade gradebook` after the deadline")
     if board == "private" and not force and not course.is_past_deadline(spec.short, now or course.now()):
         raise Refused(f"the private board of {spec.short} stays hidden until the deadline "
                       f"({course.deadline(spec.short)}); instructors may pass --force")
@@ -353,7 +378,7 @@ def publish(course: Course, out: Path, force: bool = False, now: datetime | None
     now = now or course.now()
     written, index = [], []
     for spec in catalog.all_specs():
-        if not course.store.submissions(hw=spec.short):
+        if not spec.leaderboard or not course.store.submissions(hw=spec.short):
             continue
         boards = [leaderboard(course, spec.short, "public", now=now)]
         if force or course.is_past_deadline(spec.short, now):
@@ -368,7 +393,8 @@ def publish(course: Course, out: Path, force: bool = False, now: datetime | None
 
 
 def gradebook(course: Course, out: Path | None = None, now: datetime | None = None) -> list[dict]:
-    """Points per student per homework: leaderboard points on boards that are final (deadline passed)."""
+    """Points per student per homework: leaderboard points on boards that are final (deadline passed);
+    for a homework without a leaderboard, the score of the student's latest submission over all items."""
     from .publish import writers
 
     now = now or course.now()
@@ -377,6 +403,15 @@ def gradebook(course: Course, out: Path | None = None, now: datetime | None = No
         if not course.store.submissions(hw=spec.short):
             continue
         final = course.is_past_deadline(spec.short, now)
+        if not spec.leaderboard:
+            if final:  # Gradescope's rule: the latest answer counts
+                latest: dict[str, Submission] = {}
+                for sub in course.store.submissions(hw=spec.short):
+                    if sub.status == "scored":
+                        latest[sub.student_id] = sub
+                for sid, sub in latest.items():
+                    rows[sid][f"{spec.short}_points"] = round(sub.public_score + sub.private_score, 3)
+            continue
         for board_name in ("public", "private"):
             if board_name == "private" and not final:
                 continue

@@ -108,6 +108,8 @@ def submit(hw, file, student, course_dir, as_json):
         view = {**r.public_view(), "calibrated": r.calibrated}
     if as_json:
         print_json(view)
+    elif view["status"] == "scored" and view["public_score"] is None:
+        console.print(f"#{view['id']} {view['hw']}: {view['message']} ({view['used_today']}/{view['daily_limit']} today)")
     elif view["status"] == "scored":
         console.print(f"#{view['id']} {view['hw']}: public score [bold]{fmt(view['public_score'])}[/bold]  "
                       f"({view['used_today']}/{view['daily_limit']} today)")

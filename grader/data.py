@@ -199,6 +199,9 @@ def _write_sample(path: Path, spec: AssignmentSpec, ids: np.ndarray) -> None:
     if sub.kind == "lines":  # one placeholder line per test item (empty lines are refused)
         path.write_text("-\n" * len(ids), encoding="utf-8")
         return
+    if sub.kind == "choices":  # every question, unanswered
+        path.write_text(json.dumps({str(i): "" for i in ids.tolist()}, indent=1) + "\n", encoding="utf-8")
+        return
     if sub.kind == "archive":  # every expected member, as a black image of the right size
         from .scoring.archive import write_archive
 

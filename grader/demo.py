@@ -215,7 +215,7 @@ def run(root: Path, site: Path, n_students: int = 36, source: str = "generated",
     t0 = time.perf_counter()
     rng = np.random.default_rng(SEED)
     say = (lambda *a, **k: None) if quiet else console.print
-    specs = choose(hw)
+    specs = [s for s in choose(hw) if s.leaderboard]  # a homework without boards has no ladder to imitate
     course = _course(root, source, specs)
     say(f"[bold]grade demo[/bold] — course in {course.root}, homeworks {', '.join(s.short for s in specs)}, "
         f"data source: {source}")

@@ -73,15 +73,18 @@ class SubmissionSpec(Strict):
     the id of a line is its position (0, 1, …), and ``columns`` names the two for the answers file.
     ``archive``: a `.tgz` of PNG images whose member names are the ids (`1.png`, `cat/cat3.png`, …);
     the values are the decoded images. ``columns`` names the id and the answers file's value column.
+    ``choices``: a JSON object, question id → the option letters chosen (`"B"` or `["A", "C"]`), as the
+    course's multiple-choice homeworks (HW9, HW14); the value is the chosen letters, sorted (`"AC"`).
     """
 
-    kind: Literal["csv", "lines", "archive"] = "csv"
+    kind: Literal["csv", "lines", "archive", "choices"] = "csv"
     filename: str
     id_column: str
     columns: dict[str, Literal["int", "float", "str"]]  # ordered: the exact header
     max_bytes: int = Field(10_000_000, gt=0)
     allow_empty: bool = False  # lines: may a line be empty?
     archive: ArchiveSpec | None = None  # archive: what every member must be
+    options: str = "ABCDE"  # choices: the letters a question may be answered with
 
     @model_validator(mode="after")
     def _id_in_columns(self):
@@ -91,6 +94,8 @@ class SubmissionSpec(Strict):
             raise ValueError("a submission has exactly two columns: the id and the prediction")
         if self.kind == "lines" and (self.columns[self.id_column] != "int" or self.columns[self.value_column] != "str"):
             raise ValueError("columns: a lines submission has an int id (the line number) and a str value")
+        if self.kind == "choices" and any(t != "str" for t in self.columns.values()):
+            raise ValueError("columns: a choices submission has str question ids and str answers")
         if self.kind == "archive" and (self.archive is None or self.columns[self.id_column] != "str"):
             raise ValueError("archive: an archive submission needs `archive:` (the image format) and str ids "
                              "(member names)")
@@ -103,7 +108,8 @@ class SubmissionSpec(Strict):
     @property
     def sample_name(self) -> str:
         """The released example submission: the format to copy, with every expected id."""
-        return {"lines": "sample_submission.txt", "archive": "sample_submission.tgz"}.get(self.kind, "sample_submission.csv")
+        return {"lines": "sample_submission.txt", "archive": "sample_submission.tgz",
+                "choices": "sample_submission.json"}.get(self.kind, "sample_submission.csv")
 
 
 class MetricSpec(Strict):
@@ -184,7 +190,13 @@ class AssignmentSpec(Strict):
     # Host-side course code (never released) that turns validated submission values into the inputs
     # metrics read: `represent(values, hidden_dir) -> {name: array}`. Runs hidden models on plain arrays.
     grading: str | None = None
-    baselines: dict[Literal["simple", "medium", "strong", "boss"], BaselineSpec]
+    baselines: dict[Literal["simple", "medium", "strong", "boss"], BaselineSpec] = {}
+    # False: graded as the course graded its Gradescope homeworks (HW9, HW14's questions): no boards and
+    # no ladder; the points are the score of the latest submission over all items.
+    leaderboard: bool = True
+    # after_deadline: a submission's score is shown only once the deadline passed (answer keys cannot
+    # be probed by resubmitting); immediate: as Kaggle, the public score at once.
+    show_scores: Literal["immediate", "after_deadline"] = "immediate"
     course_baselines: dict[str, float] = {}  # the real course's public numbers, for the handout only
     points: PointsSpec = PointsSpec()
     limits: LimitsSpec = LimitsSpec()
@@ -195,13 +207,22 @@ class AssignmentSpec(Strict):
     # Set by `load_spec`, not read from YAML.
     folder: Path | None = Field(default=None, exclude=True)
 
-    @field_validator("baselines")
-    @classmethod
-    def _all_levels(cls, v):
-        missing = [lv for lv in LEVELS if lv not in v]
+    @model_validator(mode="after")
+    def _all_levels(self):
+        if not self.leaderboard:
+            if self.baselines:
+                raise ValueError("baselines: a homework without a leaderboard has no ladder to calibrate")
+            from .scoring.metrics import METRICS
+
+            if self.metric.name in METRICS and not METRICS[self.metric.name].additive:
+                raise ValueError(f"metric.name: without a leaderboard the points are the score over all items, "
+                                 f"so the metric must add up over the two halves ({self.metric.name} does not)")
+            return self
+        missing = [lv for lv in LEVELS if lv not in self.baselines]
         if missing:
-            raise ValueError(f"missing levels: {missing}")
-        return {lv: v[lv] for lv in LEVELS}
+            raise ValueError(f"baselines: missing levels: {missing}")
+        self.baselines = {lv: self.baselines[lv] for lv in LEVELS}
+        return self
 
     @model_validator(mode="after")
     def _metric_known(self):

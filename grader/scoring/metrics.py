@@ -21,6 +21,8 @@ class Metric:
     # as a whole, against a hidden reference set (needs_reference) or on their own.
     paired: bool = True
     needs_reference: bool = False
+    needs_ids: bool = False  # gets the board's ids as options["ids"] (e.g. points per question)
+    additive: bool = False  # the two boards' scores add up to the score over all items
 
     def __call__(self, y_true, y_pred, **options) -> float:
         return float(self.fn(np.asarray(y_true), np.asarray(y_pred), options))
@@ -36,7 +38,7 @@ class Metric:
     def warm(self) -> None:
         """Import the backing library now (a server does this at start, not in its first request)."""
         truth, pred = _EXAMPLES[self.name]
-        self(truth, pred)
+        self(truth, pred, **({"ids": ["q1", "q2"]} if self.needs_ids else {}))
 
 
 def _mse(t, p, o):
@@ -82,6 +84,20 @@ def _acceptance(_unused, accepted, o):
     return accuracy_score(np.ones(len(accepted), dtype=bool), accepted)
 
 
+def _choice_points(t, p, o):
+    """Points for questions answered with exactly the right set of options (the course's all-correct
+    rule): sklearn accuracy_score with each question's points as its weight, not normalised."""
+    from sklearn.metrics import accuracy_score
+
+    weights = np.array([_points_of(str(q), o.get("points", {}), o.get("default_points", 1.0)) for q in o["ids"]])
+    return accuracy_score(t, p, sample_weight=weights, normalize=False) if len(t) else 0.0
+
+
+def _points_of(question: str, by_prefix: dict, default: float) -> float:
+    best = max((k for k in by_prefix if question.startswith(k)), key=len, default=None)
+    return float(by_prefix[best]) if best is not None else float(default)
+
+
 def _bleu(t, p, o):
     import sacrebleu
     return sacrebleu.corpus_bleu([str(x) for x in p], [[str(x) for x in t]],
@@ -100,6 +116,9 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
            paired=False, needs_reference=True),
     Metric("acceptance", "higher", _acceptance, "share of items a hidden judge accepts (sklearn accuracy_score)",
            paired=False),
+    Metric("choice_points", "higher", _choice_points,
+           "points of the questions answered exactly right (sklearn accuracy_score, weighted, not normalised)",
+           needs_ids=True, additive=True),
 )}
 
 
@@ -107,7 +126,7 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
 _EXAMPLES = {"mse": ([0.0, 1.0], [0.0, 1.0]), "mae": ([0.0, 1.0], [0.0, 1.0]), "accuracy": ([0, 1], [0, 1]),
              "auc": ([0, 1], [0.2, 0.8]), "bleu": (["一 二 三 四"], ["一 二 三 四"]),
              "attack_accuracy": ([0, 1], [0, 1]), "fid": ([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0]], [[0.0, 1.0], [1.0, 0.0], [0.5, 0.5]]),
-             "acceptance": ([], [True, False])}
+             "acceptance": ([], [True, False]), "choice_points": (["A", "BC"], ["A", "B"])}
 
 
 def get(name: str) -> Metric:

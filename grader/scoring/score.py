@@ -88,7 +88,8 @@ def _on_boards(ms, answers, pred: np.ndarray) -> tuple[float, float]:
     opts = ms.options
 
     def on(board: str, mask: np.ndarray) -> float:
-        return m(truth[board], np.compress(mask, pred, axis=0), **opts)
+        extra = {"ids": np.compress(mask, answers.ids)} if m.needs_ids else {}
+        return m(truth[board], np.compress(mask, pred, axis=0), **opts, **extra)
 
     later = _board_pool().submit(on, "private", answers.private) if len(pred) >= _PARALLEL_ROWS else None
     public = on("public", answers.public)

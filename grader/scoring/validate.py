@@ -53,7 +53,48 @@ def validate(data: bytes, filename: str, sub: SubmissionSpec, expected_ids: np.n
         from .archive import validate_archive
 
         return validate_archive(data, filename, sub, expected_ids)
-    return (validate_lines if sub.kind == "lines" else validate_csv)(data, filename, sub, expected_ids)
+    kinds = {"lines": validate_lines, "choices": validate_choices}
+    return kinds.get(sub.kind, validate_csv)(data, filename, sub, expected_ids)
+
+
+def validate_choices(data: bytes, filename: str, sub: SubmissionSpec, expected_ids: np.ndarray) -> Checked:
+    """A JSON object: every question id once, each answered with option letters (a letter, a string of
+    letters or a list of them; none at all is allowed, and scores nothing)."""
+    import json
+
+    bad = Invalid(filename)
+    text = _utf8_text(data, sub, bad).decode("utf-8")
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as e:
+        bad.problems.append(f"line {e.lineno}: not valid JSON ({e.msg})")
+        raise bad from None
+    except RecursionError:
+        bad.problems.append("nested too deeply to be an answer sheet")
+        raise bad from None
+    if not isinstance(obj, dict):
+        bad.problems.append(f"expected a JSON object of question → answer, got a {type(obj).__name__}")
+        raise bad
+    expected = [str(i) for i in expected_ids.tolist()]
+    missing, extra = [q for q in expected if q not in obj], sorted(set(obj) - set(expected))
+    if missing:
+        bad.problems.append(f"{len(missing)} question(s) unanswered: " + _examples(missing))
+    if extra:
+        bad.problems.append(f"{len(extra)} unknown question(s): " + _examples(extra))
+    allowed, values, wrong = set(sub.options), [], []
+    for q in expected:
+        a = obj.get(q, "")
+        letters = list(a) if isinstance(a, str) else a if isinstance(a, list) else None
+        if letters is None or not all(isinstance(x, str) and x.strip().upper() in allowed for x in letters):
+            wrong.append(f"{q}: {json.dumps(a)[:40]}")
+            continue
+        values.append("".join(sorted({x.strip().upper() for x in letters})))
+    if wrong:
+        bad.problems.append(f"{len(wrong)} answer(s) are not options {', '.join(sub.options)} (a letter or a list "
+                            f"of letters): " + _examples(wrong))
+    if bad.problems:
+        raise bad
+    return Checked(np.array(expected, dtype=object), np.array(values, dtype=object))
 
 
 def _utf8_text(data: bytes, sub: SubmissionSpec, bad: "Invalid") -> bytes:
