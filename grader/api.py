@@ -205,13 +205,48 @@ def _result(course: Course, spec: AssignmentSpec, sub: Submission, th: dict, use
         return SubmitResult(sub.id, spec.short, sub.student_id, sub.status,
                             "recorded; scores are shown after the deadline", None, [], used, limit,
                             calibrated=bool(th), private=sub.private_score, replayed=replayed)
-    return SubmitResult(sub.id, spec.short, sub.student_id, sub.status, message or sub.message,
-                        sub.public_score if scored else None,
-                        levels_passed(spec, th, "public", sub.public_score, board_extra(sub.extra_scores, "public"))
-                        if scored else [],
+    public, note = (shown_public(course, spec, sub) if scored else (None, ""))
+    extra = board_extra(sub.extra_scores, "public") if scored else {}
+    return SubmitResult(sub.id, spec.short, sub.student_id, sub.status, note or message or sub.message, public,
+                        levels_passed(spec, th, "public", public, extra) if public is not None else [],
                         used, limit, calibrated=bool(th), private=sub.private_score if scored else None,
                         queue_position=jobs.position(course.store, sub.id) if sub.status == "queued" else None,
                         replayed=replayed, public_extra=board_extra(sub.extra_scores, "public") if scored else {})
+
+
+def _shown_scores(course: Course, spec: AssignmentSpec, subs: list[Submission]) -> dict[int, float | None]:
+    """Submission id → the public score its student is shown (rounded, and held back by the Ladder when
+    it does not beat their best shown score by the course's margin); see grader/probing.py."""
+    from .probing import ladder
+
+    ps = course.config.public_scores
+    if ps.digits is None and ps.ladder_margin is None:
+        return {s.id: s.public_score for s in subs if s.status == "scored"}
+    higher = spec.higher_is_better
+    by_student: dict[str, list[Submission]] = {}
+    for s in subs:
+        if s.status == "scored":
+            by_student.setdefault(s.student_id, []).append(s)
+    out: dict[int, float | None] = {}
+    for mine in by_student.values():
+        mine.sort(key=lambda s: (s.created_at, s.id))
+        out.update(zip((s.id for s in mine), ladder([s.public_score for s in mine], higher, ps.ladder_margin, ps.digits)))
+    return out
+
+
+def shown_public(course: Course, spec: AssignmentSpec, sub: Submission) -> tuple[float | None, str]:
+    """The public score this submission shows its student, and why it shows none."""
+    ps = course.config.public_scores
+    if ps.digits is None and ps.ladder_margin is None:
+        return sub.public_score, ""
+    shown = _shown_scores(course, spec, course.store.submissions(spec.short, sub.student_id))
+    value = shown.get(sub.id)
+    if value is None:
+        best = [v for v in shown.values() if v is not None]
+        top = (max(best) if spec.higher_is_better else min(best)) if best else None
+        return None, (f"scored; the public score is held back: it does not beat your best shown public score "
+                      f"({top:g}) by more than {ps.ladder_margin:g} (the course's Ladder rule)")
+    return value, ""
 
 
 def submission_result(course: Course, submission_id: int) -> SubmitResult:
@@ -269,7 +304,7 @@ def status(course: Course, student: str, hw: str | None = None, now: datetime | 
     """A student's submissions; private scores only once that homework's deadline has passed."""
     now = now or course.now()
     spec_by_short = {s.short: s for s in catalog.all_specs()}
-    finals, ths = {}, {}
+    finals, ths, public_of = {}, {}, {}
     out = []
     for sub in course.store.submissions(hw=assignment(hw).short if hw else None, student_id=student):
         if sub.hw not in finals:
@@ -278,12 +313,15 @@ def status(course: Course, student: str, hw: str | None = None, now: datetime | 
         past = course.is_past_deadline(sub.hw, now)
         spec = spec_by_short.get(sub.hw)
         shown = past or spec is None or spec.show_scores == "immediate"
+        if sub.hw not in public_of and spec is not None:
+            public_of[sub.hw] = _shown_scores(course, spec, course.store.submissions(sub.hw, student))
+        public = public_of.get(sub.hw, {}).get(sub.id, sub.public_score) if shown else None
         row = {"id": sub.id, "hw": sub.hw, "at": sub.created_at.astimezone(course.tz).isoformat(timespec="seconds"),
-               "status": sub.status, "public": sub.public_score if shown else None,
+               "status": sub.status, "public": public,
                "private": sub.private_score if past else None,
                "final": sub.id in finals[sub.hw], "message": sub.message if sub.status != "scored" else "",
-               "passed": levels_passed(spec, ths[sub.hw], "public", sub.public_score,
-                                       board_extra(sub.extra_scores, "public")) if spec and shown else []}
+               "passed": levels_passed(spec, ths[sub.hw], "public", public,
+                                       board_extra(sub.extra_scores, "public")) if spec and public is not None else []}
         out.append(row)
     for h in sorted({r["hw"] for r in out}):
         spec = spec_by_short.get(h)
@@ -355,7 +393,9 @@ def names(course: Course) -> dict[str, str]:
 
 
 def leaderboard(course: Course, hw: str, board: str = "public", force: bool = False,
-                now: datetime | None = None):
+                now: datetime | None = None, shown: bool = True):
+    """A board as the class sees it. The public board ranks the scores students are shown (rounded, the
+    Ladder's releases) unless `shown=False`: the true scores, which points and the gradebook use."""
     from . import leaderboard as lb
 
     spec = assignment(hw)
@@ -365,11 +405,23 @@ def leaderboard(course: Course, hw: str, board: str = "public", force: bool = Fa
         raise Refused(f"the private board of {spec.short} stays hidden until the deadline "
                       f"({course.deadline(spec.short)}); instructors may pass --force")
     subs = course.store.submissions(hw=spec.short)
+    if board == "public" and shown:
+        values = _shown_scores(course, spec, subs)
+        subs = [_with_public(s, values.get(s.id)) if s.status == "scored" else s for s in subs]
     b = lb.build(spec, subs, course.store.finals(spec.short), thresholds(course, spec), names(course),
                  board=board, n_fallback=course.limit_finals(spec))
     for r in b.rows:  # boards speak the course's local time
         r.last = r.last.astimezone(course.tz) if r.last else None
     return b
+
+
+def _with_public(sub: Submission, value: float | None) -> Submission:
+    """A detached copy of a submission row carrying the public score its student is shown."""
+    if value == sub.public_score:
+        return sub
+    copy = Submission(**{c: getattr(sub, c) for c in Submission.__table__.columns.keys()})
+    copy.public_score = value
+    return copy
 
 
 def publish(course: Course, out: Path, force: bool = False, now: datetime | None = None) -> list[Path]:
@@ -415,7 +467,7 @@ def gradebook(course: Course, out: Path | None = None, now: datetime | None = No
         for board_name in ("public", "private"):
             if board_name == "private" and not final:
                 continue
-            for r in leaderboard(course, spec.short, board_name, force=True, now=now).students:
+            for r in leaderboard(course, spec.short, board_name, force=True, now=now, shown=False).students:
                 rows[r.student_id][f"{spec.short}_{board_name}"] = r.points
         for r in rows.values():
             r[f"{spec.short}_leaderboard"] = round(r.get(f"{spec.short}_public", 0) + r.get(f"{spec.short}_private", 0), 3)
@@ -429,6 +481,21 @@ def gradebook(course: Course, out: Path | None = None, now: datetime | None = No
     if out:
         writers.write_gradebook(table, Path(out))
     return table
+
+
+def probing_report(course: Course, hw: str, force: bool = False, now: datetime | None = None) -> list[dict]:
+    """Students whose best public score beats their private one by far more than the class's usual gap:
+    the trace a leaderboard-probing attack leaves (grader/probing.py). After the deadline, for staff."""
+    from .probing import suspicious
+
+    spec = assignment(hw)
+    if not force and not course.is_past_deadline(spec.short, now or course.now()):
+        raise Refused(f"the probing report of {spec.short} compares with private scores: after the deadline")
+    public = {r.student_id: r for r in leaderboard(course, spec.short, "public", force=True, now=now, shown=False).students}
+    private = {r.student_id: r for r in leaderboard(course, spec.short, "private", force=True, now=now).students}
+    rows = [(sid, public[sid].score, private[sid].score, public[sid].entries) for sid in public if sid in private]
+    gaps = suspicious(rows, spec.higher_is_better, course.config.public_scores.suspicious_gap)
+    return [vars(g) for g in gaps]
 
 
 def metric_of(hw: str):

@@ -322,6 +322,21 @@ def submissions(hw, course_dir, as_json):
                                                                "private", "final", "message"]))
 
 
+@main.command()
+@click.argument("hw")
+@click.option("--force", is_flag=True, help="Before the deadline too.")
+@course_opt
+@json_opt
+def probing(hw, force, course_dir, as_json):
+    """Students whose public score beats their private one suspiciously (leaderboard probing)."""
+    rows = api.probing_report(api.open_course(course_dir), hw, force)
+    if as_json:
+        print_json(rows)
+    else:
+        console.print(dict_table(rows, f"{hw}: public vs private gaps, largest first",
+                                 ["student_id", "public", "private", "gap", "z", "entries", "flagged"]))
+
+
 # ---- the course server ------------------------------------------------------------------------------
 
 @main.command()

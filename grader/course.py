@@ -38,6 +38,21 @@ class HomeworkSettings(Strict):
     extensions: dict[str, datetime] = {}  # student id -> personal deadline
 
 
+class PublicScores(Strict):
+    """What students are shown of public scores; see grader/probing.py."""
+
+    digits: int | None = Field(None, ge=0, le=12)  # round shown public scores (Kaggle shows 5)
+    ladder_margin: float | None = Field(None, gt=0)  # show a new score only if it beats the best shown by this
+    suspicious_gap: float = Field(3.0, gt=0)  # robust z-score that flags a public-vs-private gap
+
+
+class SiteConfig(Strict):
+    """The published leaderboard site (`grade publish`)."""
+
+    language: Literal["en", "zh-TW"] = "en"  # headings and labels
+    student_pages: bool = False  # a page per student, reachable only by its private link
+
+
 class CourseConfig(Strict):
     name: str
     timezone: str = "Asia/Taipei"
@@ -47,6 +62,8 @@ class CourseConfig(Strict):
     day_boundary: Literal["course", "utc"] = "course"
     show: Literal["alias", "id", "name"] = "alias"
     store: str | None = None  # SQLAlchemy URL; default: sqlite file inside the course
+    public_scores: PublicScores = PublicScores()
+    site: SiteConfig = SiteConfig()
     homeworks: dict[str, HomeworkSettings] = {}
 
     @field_validator("timezone")
