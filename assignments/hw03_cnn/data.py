@@ -29,16 +29,22 @@ soft edge, so the same scene renders at any size):
   classes' colours). Shapes have a canonical orientation (wedge up, crescent opening up), so rotation
   is a real nuisance; all of them are mirror-symmetric, so a horizontal flip keeps the label.
 * The test set (and the probe images) is drawn with *wider* nuisance ranges than training and
-  validation: shifts up to 0.28 instead of 0.14, scales 0.68-1.32 instead of 0.82-1.15, rotations up
-  to 70 deg instead of 30 deg, stronger lighting changes and more clutter.
+  validation (``NUISANCE``): shifts up to 0.26 instead of 0.16 (in [-1, 1] image units), scales
+  0.70-1.35 instead of 0.80-1.20, rotations up to 60 deg instead of 35 deg, twice the brightness
+  and colour-cast changes, more noise and clutter. The sample CNN scores ~0.8 on validation but
+  ~0.6 on the test photos.
 
-What each level gains: the sample CNN (simple) trained a few epochs on the raw training images learns
-the narrow training nuisances and generalises poorly to the wider test ones. Training augmentation
-written in torch (medium: random shifts/crops, scales, rotations, flips, colour jitter) covers those
-ranges and needs the longer training the course suggests. A residual network with global average
-pooling (strong) is translation-invariant by design and, trained much longer, separates the
-texture-only classes. Averaging predictions over augmented views of each test image plus an ensemble
-(boss) evens out the remaining sensitivity to the wider test nuisances.
+What each level gains (accuracy on all test photos, mean of three course seeds; per class in
+parentheses): the sample CNN (simple, 0.59) trained 4 epochs on the raw images knows only the
+narrow training nuisances. Training augmentation written in torch (medium, 0.73: random rotations,
+scales, shifts, flips, contrast, brightness and colour casts) covers the test ranges, with the
+longer training it needs; shape and texture classes gain most (Rice +0.38, Seafood +0.24,
+Dessert +0.21, Bread +0.19). A residual network with global average pooling, trained much longer
+with a one-cycle schedule on training + validation (strong, 0.81), picks up the finer cues under
+those nuisances (Fried food's pieces +0.27, Bread's speckle +0.26, Noodles' stripes +0.19).
+Averaging its predictions over augmented views of each test photo (boss, 0.86) evens out the views
+it still gets wrong (Dairy +0.12, Fried food +0.12, Egg +0.10, Soup +0.09). tools/hw03_ladder.py
+prints the ladder for any seeds.
 """
 from __future__ import annotations
 

@@ -4,7 +4,8 @@ HW3 reference solution, level "boss": strong + test-time augmentation (course hi
     python reference_solutions/hw03/boss.py --data DATA_DIR --out OUT_DIR/submission.csv
 
 DATA_DIR holds food11/{training,validation,test}/; the script writes submission.csv
-(Id,Category). The training is strong's (same residual network, augmentation, schedule, seed);
+(Id,Category). The training is strong's (same residual network, augmentation, schedule, seed,
+training + validation photos);
 the change is at test time, the course's suggestion:
 
     p = 0.5 * softmax(model(test_tfm(x))) + 0.5 * mean_k softmax(model(train_tfm_k(x)))
@@ -12,7 +13,8 @@ the change is at test time, the course's suggestion:
 with 8 augmented views of every test photo (the training augmentation at 60% of its ranges).
 The test photos are shifted, scaled, turned and lit more than the training ones; a network is
 never quite invariant to that, and averaging over views of each photo evens out the views it
-gets wrong. Expected accuracy ~0.84; about 45 s on one CPU thread, 4 s of it importing torch.
+gets wrong. Expected accuracy ~0.86 (0.83-0.87 over three course seeds); about 53 s of CPU on
+one thread.
 """
 import argparse
 import math
@@ -32,7 +34,7 @@ class Config:
     seed: int = 6666
     img_size: int = 32
     batch_size: int = 64
-    n_epochs: int = 30
+    n_epochs: int = 26
     max_lr: float = 2e-3
     warmup: float = 0.15        # share of the steps spent warming up
     weight_decay: float = 5e-4
@@ -168,8 +170,9 @@ def main():
     x_valid, y_valid, _ = load_folder(os.path.join(root, "validation"))
     x_test, _, ids = load_folder(os.path.join(root, "test"))
 
-    model = train(x_train, y_train, cfg.seed)
-    print(f"valid acc {(predict(model, x_valid).argmax(1) == y_valid).float().mean():.4f}")
+    # Re-split train:valid (course hint): the one-cycle schedule needs no checkpoint selection, so the
+    # validation photos are 440 more training photos (the last, annealed epoch is the model).
+    model = train(torch.cat([x_train, x_valid]), torch.cat([y_train, y_valid]), cfg.seed)   # (N + V, ...)
     tta_gen = torch.Generator().manual_seed(cfg.seed + 1)
     prediction = predict_tta(model, x_test, tta_gen).argmax(1)                 # (M,)
 

@@ -9,12 +9,14 @@ DATA_DIR holds food11/{training,validation,test}/; the script writes submission.
   * model design: a small ResNet (a 3x3 stem, then three residual stages 32 -> 64 -> 128 with
     skip connections) that ends in global average pooling instead of a flattened feature map,
     so the class evidence counts wherever the dish lies in the photo;
-  * train much longer, and well: 30 epochs with a one-cycle learning-rate schedule (warm-up to
+  * train much longer, and well: 26 epochs with a one-cycle learning-rate schedule (warm-up to
     2e-3, then annealing to ~0), AdamW, label smoothing; the annealed last epoch is the model;
+  * re-split train:valid (the hint's cross-validation): with no checkpoint to select, the
+    validation photos are trained on too (1,760 photos instead of 1,320);
   * the same augmentation as medium (rotation, scale, shift, flip, contrast, brightness, colour
     cast), applied to whole batches on the preloaded images so that the longer training fits the
     CPU budget.
-Expected accuracy ~0.78; about 40 s on one CPU thread, 4 s of it importing torch.
+Expected accuracy ~0.80 (0.79-0.82 over four course seeds); about 48 s of CPU on one thread.
 """
 import argparse
 import math
@@ -34,7 +36,7 @@ class Config:
     seed: int = 6666
     img_size: int = 32
     batch_size: int = 64
-    n_epochs: int = 30
+    n_epochs: int = 26
     max_lr: float = 2e-3
     warmup: float = 0.15        # share of the steps spent warming up
     weight_decay: float = 5e-4
@@ -159,8 +161,9 @@ def main():
     x_valid, y_valid, _ = load_folder(os.path.join(root, "validation"))
     x_test, _, ids = load_folder(os.path.join(root, "test"))
 
-    model = train(x_train, y_train, cfg.seed)
-    print(f"valid acc {(predict(model, x_valid).argmax(1) == y_valid).float().mean():.4f}")
+    # Re-split train:valid (course hint): the one-cycle schedule needs no checkpoint selection, so the
+    # validation photos are 440 more training photos (the last, annealed epoch is the model).
+    model = train(torch.cat([x_train, x_valid]), torch.cat([y_train, y_valid]), cfg.seed)   # (N + V, ...)
     prediction = predict(model, x_test).argmax(1)                              # (M,)
 
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
