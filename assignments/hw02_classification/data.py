@@ -31,18 +31,18 @@ How an utterance is simulated, so that a single frame is ambiguous and context d
   applied, and strong AR(1) frame noise is added. Deltas and delta-deltas (HTK regression, window 2)
   make the 39 dims; CMVN normalises every utterance.
 
-What each level's technique is paid for:
+What each level's technique is paid for (accuracy on the ci corpus, data seeds 1, 2, 3, 7):
 
-* simple (one frame): the frame noise is as large as the cluster spread, so one frame mostly names
-  the cluster, not the phone (about half the frames right).
-* medium (concatenated neighbours + more layers): averaging 11 frames removes much of the frame noise,
-  shows the glide of dynamic phones and the neighbour phones (the bigram); accuracy rises by ~40 %.
-* strong (+ batchnorm + dropout, a wider net at a higher learning rate): the 429-dim window and the few
-  training utterances make an unregularised wide net overfit (train >> valid); batchnorm lets it train
-  at a 10x larger learning rate and dropout keeps it general, worth ~7 % over medium.
-* boss (a BiLSTM over whole utterances): the identity of a phone is fixed by its word, which spans
-  3-7 phones (20-40 frames), far beyond an 11-frame window; a recurrent model over the utterance
-  learns the vocabulary and speaker warp and gains another ~8 %.
+* simple (one frame, 0.45-0.55): the frame noise is as large as the spread of a phone cluster, so a
+  frame mostly names its cluster, not its phone.
+* medium (11 concatenated frames + more layers, 0.63-0.73): averaging the window removes much of the
+  frame noise and shows the glide of dynamic phones and the neighbouring phones (the bigram).
+* strong (+ batchnorm + dropout, at a 10x learning rate, 0.71-0.81): the 429-dim window over a few
+  hundred training utterances is easy to memorise: the plain net at that learning rate peaks after
+  a few epochs (about 3 % below strong); batchnorm + dropout keep it improving.
+* boss (a BiLSTM over whole utterances, 0.77-0.86): a phone's identity is fixed by its word, which
+  spans 3-7 phones (20-40 frames), beyond an 11-frame window; the recurrent states carry the whole
+  word and gain another 7-9 % (with 300 words instead of 20, a prototype's gain was ~2 %).
 """
 from __future__ import annotations
 

@@ -1,17 +1,19 @@
 """
-HW2 reference solution, level "strong": medium + batch normalisation + dropout, a wider net
-trained at a higher learning rate (course hint: concat n frames, batchnorm, dropout, more layers).
+HW2 reference solution, level "strong": medium + batch normalisation + dropout, trained at a
+higher learning rate (course hint: concat n frames, batchnorm, dropout, more layers).
 
     python reference_solutions/hw02/strong.py --data DATA_DIR --out OUT_DIR/prediction.csv [--seed 0]
 
-DATA_DIR holds libriphone/; the script writes prediction.csv (Id,Class). Changes against medium:
-  * every BasicBlock is Linear -> BatchNorm1d -> ReLU -> Dropout(0.5): batchnorm keeps the hidden
-    activations on one scale, so the net trains at lr 1e-3 (10x the sample's) without diverging;
-  * hidden_dim 384 instead of 256: more capacity for the 429-dim window;
-  * dropout 0.5: with a few hundred training utterances the wide net otherwise memorises them
-    (train accuracy far above validation) and the extra capacity is wasted.
-The same 11-frame window, split, seeds and epochs as medium. About 20 s on one CPU thread, 4 s of
-it importing torch.
+DATA_DIR holds libriphone/; the script writes prediction.csv (Id,Class). Changes against medium
+(same 11-frame window, 429 -> 256 x 4 -> 41, split, seeds and epochs):
+  * every BasicBlock is Linear -> BatchNorm1d -> ReLU -> Dropout(0.25) (the notebook's TODO);
+  * learning rate 1e-3 instead of 1e-4: the sample's step leaves the net under-trained after its
+    10 epochs, and batchnorm (every layer's inputs kept on one scale) makes the larger step pay;
+  * dropout: at that learning rate the plain net peaks after ~7 epochs and then memorises the few
+    hundred training utterances; dropping a quarter of the units keeps it improving.
+Each change is needed (ci corpus, data seed 1, all test frames): medium 0.677; lr 1e-3 alone 0.724,
++ batchnorm only 0.720, + dropout only 0.735; batchnorm + dropout at lr 1e-4 0.682; this file 0.747
+(the strong threshold is that minus 1 %). About 17 s on one CPU thread, 4 s of it importing torch.
 """
 import argparse
 import os
@@ -31,10 +33,10 @@ class Config:
     train_ratio: float = 0.8
     batch_size: int = 512
     num_epoch: int = 10         # course: 5 epochs over 2.1M frames; this corpus is far smaller
-    learning_rate: float = 1e-3  # sample: 1e-4; batchnorm makes the larger step stable
+    learning_rate: float = 1e-3  # sample: 1e-4, which leaves 10 epochs under-trained
     hidden_layers: int = 3      # sample: 1
-    hidden_dim: int = 384       # sample: 256
-    dropout: float = 0.5
+    hidden_dim: int = 256
+    dropout: float = 0.25
 
 
 def shift(x, n):
