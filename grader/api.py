@@ -425,22 +425,57 @@ def _with_public(sub: Submission, value: float | None) -> Submission:
 
 
 def publish(course: Course, out: Path, force: bool = False, now: datetime | None = None) -> list[Path]:
-    from .publish import writers
+    """The leaderboard site (grader/publish/site.py) and each board's csv/json/md. Private boards only
+    after the deadline unless `force`; with `site.student_pages`, a page per student behind a private link,
+    the links listed in the course's `site-links.csv` (never in the site)."""
+    from .publish import site, writers
 
     now = now or course.now()
-    written, index = [], []
+    out = Path(out)
+    lang = course.config.site.language
+    written, entries = site.copy_assets(out), []
+    shown_names = names(course)
     for spec in catalog.all_specs():
         if not spec.leaderboard or not course.store.submissions(hw=spec.short):
             continue
-        boards = [leaderboard(course, spec.short, "public", now=now)]
+        boards = {"public": leaderboard(course, spec.short, "public", now=now)}
         if force or course.is_past_deadline(spec.short, now):
-            boards.append(leaderboard(course, spec.short, "private", force=True, now=now))
-        for b in boards:
-            written += writers.write_board(b, spec, Path(out) / spec.short, course.config.name)
-        index.append((spec, boards))
-    written += writers.write_index(index, Path(out), course.config.name, now)
+            boards["private"] = leaderboard(course, spec.short, "private", force=True, now=now)
+        for b in boards.values():
+            written += writers.write_board(b, spec, out / spec.short)
+        subs = course.store.submissions(hw=spec.short)
+        times = [s.created_at for s in subs if s.counted]
+        deadline = course.deadline(spec.short)
+        written += site.write_homework(spec, boards, times, deadline, course.config.name, lang, shown_names,
+                                       out / spec.short)
+        entries.append((spec, boards, deadline))
+    written += [writers.write_index_md(entries, out, course.config.name, now),
+                site.write_index(entries, out, course.config.name, lang, now)]
+    if course.config.site.student_pages:
+        written += _student_pages(course, entries, out, lang, now)
     with course.store.session() as s:
         course.store.log(s, "publish", actor="instructor", out=str(out), files=len(written))
+    return written
+
+
+def _student_pages(course: Course, entries, out: Path, lang: str, now: datetime) -> list[Path]:
+    import csv
+
+    from .publish import site
+
+    links, written = [], []
+    for sid, st in course.store.students().items():
+        sections = []
+        for spec, boards, _ in entries:
+            mine = {b: next((r for r in board.students if r.student_id == sid), None) for b, board in boards.items()}
+            sections.append((spec, mine, status(course, sid, spec.short, now=now)))
+        key = site.student_key(course.secret, sid)
+        written.append(site.write_student(sid, st.name, sections, key, course.config.name, lang, out / "students"))
+        links.append((sid, st.name, f"students/{key}.html"))
+    with open(course.root / "site-links.csv", "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["student_id", "name", "link"])
+        w.writerows(links)
     return written
 
 

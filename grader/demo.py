@@ -267,7 +267,8 @@ def run(root: Path, site: Path, n_students: int = 36, source: str = "generated",
         console.print(dict_table([{f"points (of {full:g})": f"{k:g}", "students": v} for k, v in sorted(hist.items())],
                                  f"{spec.short.upper()} leaderboard points"))
     seconds = time.perf_counter() - t0
-    say(f"published {len(files)} files to {site}/ · gradebook {root / 'gradebook.csv'} · {seconds:.0f} s")
+    say(f"published the leaderboard site: open {site / 'index.html'} ({len(files)} files) · "
+        f"gradebook {root / 'gradebook.csv'} · {seconds:.0f} s")
     first = summary["homeworks"][specs[0].short]
     summary.update(statuses=first["statuses"], batch=first["batch"], seconds=round(seconds, 1))
     return summary
