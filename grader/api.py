@@ -552,10 +552,11 @@ def sandbox_build(force: bool = False) -> tuple[str, bool]:
 
 
 def batch(course: Course, hw: str, folder: Path, jobs: int = 2, progress=None, rerun: bool = False,
-          backend: str | None = None):
+          backend: str | None = None, executor: str = "local", address: str | None = None):
     from . import batch as batchmod
 
-    return batchmod.batch(course, hw, folder, jobs, progress=progress, rerun=rerun, backend=backend)
+    return batchmod.batch(course, hw, folder, jobs, progress=progress, rerun=rerun, backend=backend,
+                          executor=executor, address=address)
 
 
 # ---- the course server ----------------------------------------------------------------------------

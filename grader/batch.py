@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import re
 import tempfile
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -129,44 +128,57 @@ def work(entry_path: str, filename: str, rerun: dict | None = None):
         if len(notebooks) != 1:
             found = "no notebook" if not notebooks else f"{len(notebooks)} notebooks"
             return data, name, problem, CodeResult("missing", f"{path.name}: {found}; expected exactly one .ipynb")
+        from .executors import gpu_ids_here
+
+        from .catalog import resolve
+
         course = Course(rerun["course"])
-        spec = api.assignment(rerun["hw"])
-        code = grade_code(course, spec, notebooks[0], data, Path(tmp) / "work", backend=rerun["backend"])
+        spec = resolve(rerun["hw"], Path(rerun["assignments"]))  # a worker on another node has no env of ours
+        code = grade_code(course, spec, notebooks[0], data, Path(tmp) / "work", backend=rerun["backend"],
+                          gpu_ids=gpu_ids_here())
         return data, name, problem, code
 
 
 def batch(course, hw: str, folder: Path, jobs: int = 2, progress=None, rerun: bool = False,
-          backend: str | None = None) -> list[Outcome]:
-    """Grade every entry of a class folder. With `rerun`, also re-execute each notebook in the sandbox."""
+          backend: str | None = None, executor: str = "local", address: str | None = None) -> list[Outcome]:
+    """Grade every entry of a class folder. With `rerun`, also re-execute each notebook in the sandbox;
+    `executor` says where the work runs (grader/executors.py); the results are recorded here either way."""
+    from . import executors
+
     spec = api.assignment(hw)
     entries, outcomes = discover(Path(folder), spec.short, spec.number)
     # An entry that ended in "error" (the grader failed, not the student) is graded again, and so is
     # one graded without re-execution when a re-execution is asked for now.
-    done = {r.student_id: r.sha256 for r in course.store.batch_results(spec.short)
-            if r.status != "error" and (r.rerun_status not in ("", "error") or not rerun)}
-    todo = [e for e in entries if done.get(e.student) != e.sha256]
+    graded = {r.student_id: r.sha256 for r in course.store.batch_results(spec.short)
+              if r.status != "error" and (r.rerun_status not in ("", "error") or not rerun)}
+    todo = [e for e in entries if graded.get(e.student) != e.sha256]
     outcomes += [Outcome(e.student, "skipped", "unchanged since the last batch") for e in entries if e not in todo]
     if progress:
         progress.start(len(todo))
-    with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
-        job = None
-        if rerun:
-            from .sandbox.registry import available_backends
+    job = None
+    if rerun:
+        from .sandbox.registry import available_backends
 
-            backend = backend or next((b for b in available_backends() if b != "local"), None)
-            if backend is None:
-                raise GradeError("--rerun needs a sandbox backend (docker or bwrap); see `grade sandbox doctor`")
-            job = {"course": str(course.root), "hw": spec.short, "backend": backend}
-        futures = {pool.submit(work, str(e.path), spec.submission.filename, job): e for e in todo}
-        for fut in as_completed(futures):
-            e = futures[fut]
-            try:
-                data, name, problem, code = fut.result()
-            except Exception as exc:  # a worker crash is one student's status, not the class's
-                data, name, problem, code = None, "", f"{e.path.name}: could not be read ({type(exc).__name__}: {exc})", None
-            outcomes.append(_record(course, spec, e, data, name, problem, code))
-            if progress:
-                progress.advance(e.student)
+        backend = backend or next((b for b in available_backends() if b != "local"), None)
+        if backend is None:
+            raise GradeError("--rerun needs a sandbox backend (docker or bwrap); see `grade sandbox doctor`")
+        job = {"course": str(course.root), "hw": spec.short, "backend": backend,
+               "assignments": str(spec.folder.parent)}
+    ex = executors.make(executor, jobs, address)
+    need = executors.Resources(cpus=spec.execution.cpus if rerun else 1.0, gpus=1.0 if rerun and spec.execution.gpu else 0.0)
+
+    def record(e: Entry, result, error) -> None:
+        if error is None:
+            data, name, problem, code = result
+        else:  # a worker crash is one student's status, not the class's
+            data, name, problem, code = None, "", f"{e.path.name}: could not be read ({type(error).__name__}: {error})", None
+        outcomes.append(_record(course, spec, e, data, name, problem, code))
+        if progress:
+            progress.advance(e.student)
+
+    # A stuck run is killed by its sandbox at wall_s; this bounds waiting for resources on a cluster too.
+    timeout = (spec.execution.wall_s * 3 + 120) * max(1, -(-len(todo) // max(1, jobs))) if rerun else None
+    ex.run(work, todo, [(str(e.path), spec.submission.filename, job) for e in todo], need, record, timeout)
     order = {e.student: i for i, e in enumerate(entries)}
     outcomes.sort(key=lambda o: order.get(o.student, len(order)))
     return outcomes

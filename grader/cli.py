@@ -233,13 +233,17 @@ def gradebook(out, course_dir, as_json):
 @click.option("--rerun", is_flag=True, help="Re-execute each notebook in the sandbox and compare its predictions.")
 @click.option("--backend", type=click.Choice(["docker", "bwrap"]), default=None,
               help="Sandbox backend for --rerun (default: the most isolated that works here).")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Where the work runs: a local process pool, or a Ray cluster.")
+@click.option("--address", default=None, help="Ray cluster address (default: start a local one).")
 @course_opt
 @json_opt
-def batch(hw, folder, jobs, rerun, backend, course_dir, as_json):
+def batch(hw, folder, jobs, rerun, backend, executor, address, course_dir, as_json):
     """Grade a class folder (<student>/… or COOL-style <student>_hwN.zip), resumable."""
     course = api.open_course(course_dir)
     with progress_bar(f"grading {hw}", enabled=not as_json) as bar:
-        outcomes = api.batch(course, hw, Path(folder), jobs, progress=bar, rerun=rerun, backend=backend)
+        outcomes = api.batch(course, hw, Path(folder), jobs, progress=bar, rerun=rerun, backend=backend,
+                             executor=executor, address=address)
     rows = [vars(o) for o in outcomes]
     if as_json:
         print_json(rows)

@@ -54,9 +54,12 @@ class CodeResult:
 
 
 def limits_for(spec: AssignmentSpec, gpu_ids: list[str] | None = None) -> Limits:
+    """The sandbox limits of a run. `gpu_ids`: the GPUs a scheduler assigned (None: none did, the backend
+    takes what the machine has); an empty list means it assigned ids this node does not have — run on CPU."""
     ex = spec.execution
+    gpu = ex.gpu and (gpu_ids is None or len(gpu_ids) > 0)
     return Limits(wall_s=ex.wall_s, memory_mb=ex.memory_mb, cpus=ex.cpus, pids=512, output_mb=ex.output_mb,
-                  gpu=ex.gpu, gpu_ids=gpu_ids)
+                  gpu=gpu, gpu_ids=gpu_ids or None)
 
 
 def grade_code(course, spec: AssignmentSpec, notebook: Path, uploaded: bytes | None, work: Path,

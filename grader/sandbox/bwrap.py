@@ -131,13 +131,17 @@ class BwrapSandbox:
         a += ["--proc", "/proc", "--ro-bind", "/proc/sys", "/proc/sys", "--dev", "/dev",
               "--size", tmp_bytes, "--tmpfs", "/tmp",
               "--size", tmp_bytes, "--tmpfs", "/dev/shm"]
+        gpu_env = {}
+        if job.limits.gpu:
+            binds, gpu_env = gpu_args(job.limits.gpu_ids)
+            a += binds
         for m in job.mounts:
             a += ["--ro-bind" if m.read_only else "--bind", str(m.host), m.sandbox]
         a += ["--bind", str(out_host), job.output_mount]
         if not any(m.sandbox == job.workdir for m in job.mounts) and job.workdir != job.output_mount:
             a += ["--dir", job.workdir]
         a += ["--remount-ro", "/", "--disable-userns", "--chdir", job.workdir]
-        env = sandbox_env(job)
+        env = sandbox_env(job) | gpu_env
         if (self.python_prefix / "pyvenv.cfg").exists():
             env["VIRTUAL_ENV"] = VENV_IN_SANDBOX
         else:
@@ -157,9 +161,9 @@ class BwrapSandbox:
 
     def _run(self, job: Job) -> RunResult:
         lim = job.limits
-        if lim.gpu:
+        if lim.gpu and not gpu_nodes():
             return RunResult("no-gpu-runtime", None, "", "", 0.0, job.output_dir,
-                             "the bwrap backend has no GPU support; use docker with the NVIDIA runtime")
+                             "a GPU was asked for, but this machine has no NVIDIA device nodes (/dev/nvidia*)")
         mode = self._mode()
         if mode == "unusable":
             return RunResult("error", None, "", "", 0.0, job.output_dir, cgroups.usable()[1])
@@ -317,3 +321,28 @@ def _chown_tree(root: Path, uid: int, gid: int) -> None:
             except OSError:
                 pass
     os.lchown(root, uid, gid)
+
+
+GPU_SHARED_NODES = ("/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools", "/dev/nvidia-modeset")
+
+
+def gpu_nodes() -> list[str]:
+    """The NVIDIA device nodes of this machine, one per GPU (/dev/nvidia0 …)."""
+    import glob
+    import re
+
+    return sorted((p for p in glob.glob("/dev/nvidia*") if re.fullmatch(r"/dev/nvidia\d+", p)),
+                  key=lambda p: int(p[len("/dev/nvidia"):]))
+
+
+def gpu_args(gpu_ids: list[str] | None) -> tuple[list[str], dict[str, str]]:
+    """bwrap arguments and environment for a GPU job: the driver's device nodes bound in, and
+    CUDA_VISIBLE_DEVICES narrowed to the GPUs the scheduler assigned (every one when none were).
+    All per-GPU nodes are bound because CUDA numbers devices by enumerating them; the assignment is
+    enforced through CUDA_VISIBLE_DEVICES, as Slurm and Ray do on shared nodes."""
+    nodes = gpu_nodes()
+    args = []
+    for node in [n for n in GPU_SHARED_NODES if os.path.exists(n)] + nodes:
+        args += ["--dev-bind", node, node]
+    ids = list(gpu_ids) if gpu_ids else [n[len("/dev/nvidia"):] for n in nodes]
+    return args, {"CUDA_VISIBLE_DEVICES": ",".join(ids), "NVIDIA_VISIBLE_DEVICES": ",".join(ids)}
