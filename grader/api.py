@@ -479,16 +479,20 @@ def _student_pages(course: Course, entries, out: Path, lang: str, now: datetime)
     return written
 
 
-def gradebook(course: Course, out: Path | None = None, now: datetime | None = None) -> list[dict]:
-    """Points per student per homework: leaderboard points on boards that are final (deadline passed);
-    for a homework without a leaderboard, the score of the student's latest submission over all items."""
-    from .publish import writers
+def gradebook(course: Course, out: Path | None = None, now: datetime | None = None, fmt: str = "csv") -> list[dict]:
+    """Points per student per homework (grader/gradebook.py): leaderboard points on boards that are final
+    (deadline passed), hidden-check and hand-given code, report, bonus and penalty columns, totals; for a
+    homework without a leaderboard, the score of the student's latest submission over all items.
+    `fmt`: csv, canvas or cool (NTU COOL's Canvas import)."""
+    from . import gradebook as gb
 
     now = now or course.now()
     rows: dict[str, dict] = {sid: {"student_id": sid, "name": st.name} for sid, st in course.store.students().items()}
+    specs = []
     for spec in catalog.all_specs():
-        if not course.store.submissions(hw=spec.short):
+        if not course.store.submissions(hw=spec.short) and not course.store.adjustments(spec.short):
             continue
+        specs.append(spec)
         final = course.is_past_deadline(spec.short, now)
         if not spec.leaderboard:
             if final:  # Gradescope's rule: the latest answer counts
@@ -512,10 +516,88 @@ def gradebook(course: Course, out: Path | None = None, now: datetime | None = No
                 rows[b.student_id][f"{spec.short}_rerun"] = b.rerun_status
                 rows[b.student_id][f"{spec.short}_rerun_evidence"] = b.rerun_message if b.rerun_status != "match" else ""
                 rows[b.student_id][f"{spec.short}_hidden"] = b.hidden_points
+    gb.add_totals(rows, specs, course.store.adjustments())
     table = sorted(rows.values(), key=lambda r: r["student_id"])
     if out:
-        writers.write_gradebook(table, Path(out))
+        gb.write(table, specs, Path(out), fmt)
     return table
+
+
+def adjust(course: Course, hw: str, student: str, values: dict[str, float], reason: str = "",
+           by: str = "instructor") -> dict[str, float]:
+    """Set hand-given points (code, report, bonus) or a penalty multiplier for one student on one homework
+    (`hw` "course" for a semester-level penalty). They are kept across regrades."""
+    from .gradebook import KINDS
+    from .store import Adjustment, utcnow
+
+    short = "course" if hw == "course" else assignment(hw).short
+    if student not in course.store.students():
+        raise NotFound(f"{student} is not a student of this course")
+    for kind, value in values.items():
+        if kind not in KINDS:
+            raise GradeError(f"unknown adjustment {kind!r}: {', '.join(KINDS)}")
+        if kind == "penalty" and not 0 <= value <= 1:
+            raise GradeError(f"a penalty is a multiplier between 0 and 1 (the course's rule: 0.9), not {value}")
+    with course.store.session() as s:
+        for kind, value in values.items():
+            s.merge(Adjustment(hw=short, student_id=student, kind=kind, value=float(value), reason=reason, by=by,
+                               at=utcnow()))
+        course.store.log(s, "adjust", actor=by, hw=short, student_id=student, values=values, reason=reason)
+    return values
+
+
+def import_scores(course: Course, hw: str, path: Path, kind: str = "report") -> int:
+    """Points graded elsewhere (Gradescope's report grades): a CSV with student_id and points (or score)
+    columns; each row becomes an adjustment of `kind`."""
+    import csv
+
+    rows = list(csv.DictReader(Path(path).read_text(encoding="utf-8-sig").splitlines()))
+    if not rows:
+        return 0
+    cols = {c.lower().strip(): c for c in rows[0]}
+    sid_col = next((cols[c] for c in ("student_id", "sid", "id", "student id") if c in cols), None)
+    pts_col = next((cols[c] for c in ("points", "score", "total score") if c in cols), None)
+    if sid_col is None or pts_col is None:
+        raise GradeError(f"{path}: needs a student_id and a points (or score) column; got {', '.join(rows[0])}")
+    for n, r in enumerate(rows, start=2):
+        try:
+            value = float(r[pts_col])
+        except ValueError:
+            raise GradeError(f"{path}: line {n}: {r[pts_col]!r} is not a number") from None
+        adjust(course, hw, r[sid_col].strip(), {kind: value}, reason=f"imported from {Path(path).name}", by="import")
+    return len(rows)
+
+
+def gradescope_export(course: Course, hw: str, out: Path, now: datetime | None = None) -> list[Path]:
+    """Gradescope `results.json` per student (their final submission) for courses that upload there."""
+    from . import gradebook as gb
+
+    spec = assignment(hw)
+    th = thresholds(course, spec)
+    private = {r.student_id: r for r in leaderboard(course, spec.short, "private", force=True, now=now).students}
+    public = {r.student_id: r for r in leaderboard(course, spec.short, "public", force=True, now=now, shown=False).students}
+    by_id = {s.id: s for s in course.store.submissions(spec.short)}
+    results = {}
+    for sid in sorted(set(public) | set(private)):
+        row = private.get(sid) or public[sid]
+        sub = by_id[row.submission_id]
+        passed = {"public": public[sid].levels if sid in public else [], "private": private[sid].levels if sid in private else []}
+        results[sid] = gb.gradescope_results(spec, sub, course.store.checks(spec.short, sid), passed)
+    return gb.write_gradescope(results, Path(out))
+
+
+def regrade(course: Course, hw: str, student: str | None = None, jobs: int = 2, backend: str | None = None,
+            executor: str = "local", address: str | None = None) -> list[dict]:
+    """Grade a homework again (one student, or everyone) after a fix: every stored file rescored, every
+    re-executed batch entry re-executed; hand-given points kept (grader/regrade.py)."""
+    from . import regrade as rg
+
+    spec = assignment(hw)
+    if student is not None and student not in course.store.students():
+        raise NotFound(f"{student} is not a student of this course")
+    changes = rg.rescore(course, spec, student)
+    changes += rg.rerun(course, spec, student, jobs, backend, executor, address)
+    return [vars(c) for c in changes]
 
 
 def probing_report(course: Course, hw: str, force: bool = False, now: datetime | None = None) -> list[dict]:

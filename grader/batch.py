@@ -140,24 +140,32 @@ def work(entry_path: str, filename: str, rerun: dict | None = None):
 
 
 def batch(course, hw: str, folder: Path, jobs: int = 2, progress=None, rerun: bool = False,
-          backend: str | None = None, executor: str = "local", address: str | None = None) -> list[Outcome]:
+          backend: str | None = None, executor: str = "local", address: str | None = None,
+          only: set[str] | None = None, force: bool = False) -> list[Outcome]:
     """Grade every entry of a class folder. With `rerun`, also re-execute each notebook in the sandbox;
     `executor` says where the work runs (grader/executors.py); the results are recorded here either way."""
     from . import executors
 
     spec = api.assignment(hw)
     entries, outcomes = discover(Path(folder), spec.short, spec.number)
+    if only is not None:  # a regrade of some students
+        entries = [e for e in entries if e.student in only]
+        outcomes = [o for o in outcomes if o.student in only]
     # An entry that ended in "error" (the grader failed, not the student) is graded again, and so is
     # one graded without re-execution when a re-execution is asked for now.
     graded = {r.student_id: r.sha256 for r in course.store.batch_results(spec.short)
               if r.status != "error" and (r.rerun_status not in ("", "error") or not rerun)}
-    todo = [e for e in entries if graded.get(e.student) != e.sha256]
+    todo = [e for e in entries if force or graded.get(e.student) != e.sha256]
     outcomes += [Outcome(e.student, "skipped", "unchanged since the last batch") for e in entries if e not in todo]
     if progress:
         progress.start(len(todo))
     job = None
     if rerun:
+        from .sandbox import cgroups
         from .sandbox.registry import available_backends
+
+        if cgroups.usable()[0]:
+            cgroups.sweep_stale()  # what an interrupted batch (kill -9) left behind
 
         backend = backend or next((b for b in available_backends() if b != "local"), None)
         if backend is None:
@@ -198,7 +206,7 @@ def _record(course, spec, e: Entry, data, name, problem, code=None) -> Outcome:
             out = Outcome(e.student, r.status, r.message, r.public, r.private, submission_id=r.id)
             sub_id = r.id
     row = BatchResult(hw=spec.short, student_id=e.student, sha256=e.sha256, submission_id=sub_id,
-                      status=out.status, message=out.message, graded_at=utcnow())
+                      status=out.status, message=out.message, graded_at=utcnow(), source=str(e.path.resolve()))
     if code is not None:
         rr = code.rerun
         out.rerun = rr.status if rr else code.run_status

@@ -215,9 +215,11 @@ def publish(out, force, course_dir):
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="CSV file to write.")
 @course_opt
 @json_opt
-def gradebook(out, course_dir, as_json):
-    """Points per student per homework (CSV)."""
-    table = api.gradebook(api.open_course(course_dir), Path(out) if out else None)
+@click.option("--format", "fmt", type=click.Choice(["csv", "canvas", "cool"]), default="csv", show_default=True,
+              help="csv: every column; canvas / cool: the Canvas (NTU COOL) gradebook import.")
+def gradebook(out, course_dir, as_json, fmt):
+    """Points per student per homework: leaderboard, code, report, bonus, penalty, totals."""
+    table = api.gradebook(api.open_course(course_dir), Path(out) if out else None, fmt=fmt)
     if as_json:
         print_json(table)
     elif not out:
@@ -339,6 +341,64 @@ def probing(hw, force, course_dir, as_json):
     else:
         console.print(dict_table(rows, f"{hw}: public vs private gaps, largest first",
                                  ["student_id", "public", "private", "gap", "z", "entries", "flagged"]))
+
+
+@main.command()
+@click.argument("hw")
+@click.option("--student", default=None, help="One student (default: everyone, which needs --all).")
+@click.option("--all", "everyone", is_flag=True, help="Every student of the homework.")
+@jobs_opt
+@click.option("--backend", type=click.Choice(["docker", "bwrap"]), default=None)
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True)
+@click.option("--address", default=None)
+@course_opt
+@json_opt
+def regrade(hw, student, everyone, jobs, backend, executor, address, course_dir, as_json):
+    """Grade again after a fix to the answers or the hidden checks; hand-given points are kept."""
+    if not student and not everyone:
+        raise GradeError("name a --student, or pass --all")
+    rows = api.regrade(api.open_course(course_dir), hw, student, jobs, backend, executor, address)
+    print_json(rows) if as_json else console.print(dict_table(rows, f"{hw}: what the regrade changed",
+                                                              ["student", "submission_id", "what", "before", "after"]))
+
+
+@main.command()
+@click.argument("hw")
+@click.argument("student")
+@click.option("--code", type=float, default=None, help="Code points (overrides the hidden checks' points).")
+@click.option("--report", type=float, default=None, help="Report points.")
+@click.option("--bonus", type=float, default=None, help="Bonus points (e.g. the top-3 method report).")
+@click.option("--penalty", type=float, default=None, help="A multiplier: the course's rule is 0.9.")
+@click.option("--reason", default="", help="Why (kept with the points, shown in the audit log).")
+@course_opt
+def adjust(hw, student, code, report, bonus, penalty, reason, course_dir):
+    """Hand-given points or a penalty for one student (HW "course" for the semester); kept across regrades."""
+    values = {k: v for k, v in dict(code=code, report=report, bonus=bonus, penalty=penalty).items() if v is not None}
+    if not values:
+        raise GradeError("give at least one of --code, --report, --bonus, --penalty")
+    api.adjust(api.open_course(course_dir), hw, student, values, reason)
+    console.print(f"{hw} {student}: " + ", ".join(f"{k} {v:g}" for k, v in values.items()))
+
+
+@main.command("import-scores")
+@click.argument("hw")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--kind", type=click.Choice(["report", "code", "bonus"]), default="report", show_default=True)
+@course_opt
+def import_scores(hw, csv_file, kind, course_dir):
+    """Points graded elsewhere (e.g. Gradescope's report scores): a CSV of student_id,points."""
+    n = api.import_scores(api.open_course(course_dir), hw, Path(csv_file), kind)
+    console.print(f"{hw}: {kind} points of {n} students imported")
+
+
+@main.command()
+@click.argument("hw")
+@click.option("--out", type=click.Path(file_okay=False), required=True, help="Folder for <student>/results.json.")
+@course_opt
+def gradescope(hw, out, course_dir):
+    """Gradescope autograder results.json per student, for courses that upload there."""
+    files = api.gradescope_export(api.open_course(course_dir), hw, Path(out))
+    console.print(f"wrote {len(files)} results.json files to {out}")
 
 
 # ---- the course server ------------------------------------------------------------------------------

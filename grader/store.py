@@ -142,6 +142,21 @@ class BatchResult(Base):
     rerun_status: Mapped[str] = mapped_column(String(16), default="")
     rerun_message: Mapped[str] = mapped_column(Text, default="")
     hidden_points: Mapped[float | None] = mapped_column(Float, nullable=True)
+    source: Mapped[str] = mapped_column(Text, default="")  # the entry it was graded from (for `grade regrade`)
+
+
+class Adjustment(Base):
+    """Points given by hand, kept across regrades: code and report points graded elsewhere, a bonus, or a
+    penalty multiplier (the course's ×0.9 for a rule broken). hw "course" holds semester-level ones."""
+
+    __tablename__ = "adjustments"
+    hw: Mapped[str] = mapped_column(String(16), primary_key=True)
+    student_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # code | report | bonus | penalty
+    value: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    by: Mapped[str] = mapped_column(String(64), default="")
+    at: Mapped[datetime] = mapped_column(UTC, default=utcnow)
 
 
 class CheckResult(Base):
@@ -278,6 +293,13 @@ class Store:
     def batch_results(self, hw: str) -> list[BatchResult]:
         with self.reading() as s:
             return list(s.scalars(select(BatchResult).where(BatchResult.hw == hw)))
+
+    def adjustments(self, hw: str | None = None) -> list[Adjustment]:
+        with self.reading() as s:
+            q = select(Adjustment)
+            if hw:
+                q = q.where(Adjustment.hw == hw)
+            return list(s.scalars(q))
 
     def events(self, kind: str | None = None) -> list[Event]:
         with self.reading() as s:

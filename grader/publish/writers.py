@@ -1,4 +1,4 @@
-"""Board data files: `<out>/<hw>/{public,private}.{csv,json,md}`, `index.md`, and the gradebook CSV.
+"""Board data files: `<out>/<hw>/{public,private}.{csv,json,md}` and `index.md`.
 The HTML pages are the site's (grader/publish/site.py)."""
 
 from __future__ import annotations
@@ -54,15 +54,3 @@ def write_index_md(entries, out: Path, course_name: str, now: datetime) -> Path:
         md.append(f"| {spec.title} | {len(pub.students)} | {'' if best is None else f'{best:.5f}'} | {links} |")
     (out / "index.md").write_text("\n".join(md) + "\n", encoding="utf-8")
     return out / "index.md"
-
-
-def write_gradebook(table: list[dict], out: Path) -> Path:
-    cols: list[str] = []
-    for r in table:
-        cols += [k for k in r if k not in cols]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=cols, restval=0)
-        w.writeheader()
-        w.writerows(table)
-    return out

@@ -38,6 +38,26 @@ def usable() -> tuple[bool, str]:
     return True, "cgroup v1 memory/pids/cpu writable"
 
 
+def sweep_stale(min_age_s: float = 900.0) -> int:
+    """Remove run groups left by a grader that was killed (kill -9 runs no cleanup): empty ones older than
+    `min_age_s` (a fresh group is empty for a moment before its launcher joins it). Returns how many."""
+    removed = 0
+    now = time.time()
+    for c in CONTROLLERS:
+        base = ROOT / c / PARENT
+        if not base.is_dir():
+            continue
+        for d in base.glob("run-*"):
+            try:
+                if now - d.stat().st_mtime < min_age_s or (d / "cgroup.procs").read_text().strip():
+                    continue
+                d.rmdir()
+                removed += 1
+            except OSError:
+                pass
+    return removed
+
+
 class CgroupSet:
     """One group per controller for one run; ``close()`` kills leftovers and removes them."""
 
