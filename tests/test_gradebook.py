@@ -88,3 +88,27 @@ def test_a_regrade_after_an_answer_fix_rescores_and_keeps_hand_given_points(grad
     assert len(subs) == 3 and len(graded.store.events("regrade")) == 3
     assert all(subs[s].public_score != scores_before[subs[s].id] for s in subs), "scored against the fixed key"
     assert api.regrade(graded, "hw99", "s0") == [], "nothing changed since"
+
+
+@pytest.mark.slow
+def test_a_regrade_re_executes_rerun_entries_and_keeps_hand_given_points(calibrated, tmp_path):
+    from grader.notebook import write_notebook
+    from grader.sandbox.registry import available_backends
+
+    backend = next((b for b in ("bwrap", "docker") if b in available_backends()), None)
+    if backend is None:
+        pytest.skip("no sandbox backend (bwrap or docker) works on this machine")
+    spec = api.assignment("hw99")
+    d = tmp_path / "class" / "s9"
+    d.mkdir(parents=True)
+    (d / "pred.csv").write_text((calibrated.calibration_dir("hw99") / "simple" / "pred.csv").read_text())
+    write_notebook(spec.folder / spec.starter.source, d / "HW99.ipynb")
+    (first,) = api.batch(calibrated, "hw99", tmp_path / "class", rerun=True, backend=backend)
+    assert first.rerun == "match"
+    api.adjust(calibrated, "hw99", "s9", {"report": 3.5, "code": 1.0}, reason="code review")
+    graded_at = calibrated.store.batch_results("hw99")[0].graded_at
+    api.regrade(calibrated, "hw99", "s9", backend=backend)
+    (row,) = calibrated.store.batch_results("hw99")
+    assert row.graded_at > graded_at and row.rerun_status == "match", "re-executed from where it was graded"
+    b = book(calibrated)["s9"]
+    assert (b["hw99_report"], b["hw99_code"]) == (3.5, 1.0), "hand-given points survive the regrade"
