@@ -39,7 +39,7 @@ What each level of the course's hints gains here, and why:
   frame cues roughly and mostly finds the right pair.
 * medium (tuned transformer: wider, deeper, more heads) reads the phone-dependent warp better and
   finds the pair more often. Self-attention without positions sees a bag of frames, so a look-alike
-  pair stays close to a coin flip for any transformer that mean-pools.
+  pair stays not much better than a coin flip for any transformer that mean-pools.
 * strong (Conformer: a depthwise convolution over time inside every block) sees local order, so it
   hears speaking rate and pitch rhythm and separates the two members of a pair.
 * boss (self-attention pooling + additive-margin softmax): only voiced frames carry the speaker and
@@ -60,7 +60,7 @@ from pathlib import Path
 import numpy as np
 
 N_MELS = 40
-PAD = -20.0                     # the course's padding value (log 10^-20): no frame here goes below -13
+PAD = -20.0                     # the course's padding value (log 10^-20); frames here stay within about -11..8
 U = np.linspace(0.0, 1.0, N_MELS)   # bin position on the mel axis
 
 SCALES = {
@@ -73,7 +73,7 @@ SCALES = {
 N_VOICED, N_UNVOICED, N_WORDS = 18, 10, 200
 RATES = (3.0, 7.0)              # frames per phone of the fast and the slow member of a pair
 PERIODS = (5.0, 12.0)           # frames per rise-and-fall of loudness and pitch (syllable rhythm)
-RHYTHM = 1.0                    # loudness swing of that rhythm (log-mel units)
+RHYTHM = 1.25                   # loudness swing of that rhythm (log-mel units)
 WITHIN = 0.05                   # how much the static voice of a pair's members differs (tilt sd)
 
 

@@ -13,7 +13,8 @@ output.csv (Id,Category) and model.ckpt next to it. Changes against simple:
     batches, which is faster than one utterance at a time and gives the same answers.
 Same data, segment length, optimizer, schedule and number of steps as the sample code. The model still
 sees a bag of frames (self-attention has no positions here) and still mean-pools.
-About 30 s on one CPU thread at ci scale, 4 s of it importing torch.
+Accuracy on the generated ci data (tools/hw04_ladder.py, seeds 1-3): 0.50-0.55 per board.
+About 30 s of CPU on one thread at ci scale (1.5 s of it importing torch).
 """
 import argparse
 import copy
