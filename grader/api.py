@@ -600,6 +600,18 @@ def regrade(course: Course, hw: str, student: str | None = None, jobs: int = 2, 
     return [vars(c) for c in changes]
 
 
+def similarity(course: Course, hw: str, folder: Path, report: Path, threshold: float = 0.5) -> list[dict]:
+    """Pairs of students whose submitted code shares more than `threshold` (beyond the starter), most
+    similar first; `report` gets copydetect's HTML with the shared regions highlighted."""
+    from . import similarity as sim
+
+    spec = assignment(hw)
+    pairs = sim.compare(course, spec, Path(folder), Path(report), threshold)
+    with course.store.session() as s:
+        course.store.log(s, "similarity", actor="ta", hw=spec.short, pairs=len(pairs), report=str(report))
+    return [{**vars(p), "score": p.score} for p in pairs]
+
+
 def probing_report(course: Course, hw: str, force: bool = False, now: datetime | None = None) -> list[dict]:
     """Students whose best public score beats their private one by far more than the class's usual gap:
     the trace a leaderboard-probing attack leaves (grader/probing.py). After the deadline, for staff."""

@@ -330,6 +330,23 @@ def submissions(hw, course_dir, as_json):
 
 @main.command()
 @click.argument("hw")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+@click.option("--report", type=click.Path(dir_okay=False), default="similarity.html", show_default=True)
+@click.option("--threshold", default=0.5, show_default=True, help="Share of code shared that is reported.")
+@course_opt
+@json_opt
+def similarity(hw, folder, report, threshold, course_dir, as_json):
+    """Copied code across a class folder (copydetect; the starter's code is ignored)."""
+    rows = api.similarity(api.open_course(course_dir), hw, Path(folder), Path(report), threshold)
+    if as_json:
+        print_json(rows)
+    else:
+        console.print(dict_table(rows, f"{hw}: most similar pairs (report: {report})",
+                                 ["a", "b", "similarity_a", "similarity_b", "shared_tokens"]))
+
+
+@main.command()
+@click.argument("hw")
 @click.option("--force", is_flag=True, help="Before the deadline too.")
 @course_opt
 @json_opt
