@@ -256,6 +256,13 @@ def batch(hw, folder, jobs, rerun, backend, executor, address, course_dir, as_js
     for o in outcomes:
         counts[o.status] = counts.get(o.status, 0) + 1
     console.print(" · ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
+    flagged = [o for o in outcomes if o.rerun and o.rerun != "match"]
+    if rerun:
+        console.print(f"re-execution: {sum(o.rerun == 'match' for o in outcomes)} reproduce their file, "
+                      f"{len(flagged)} flagged: " + (", ".join(f"{o.student} ({o.rerun})" for o in flagged) or "none"))
+    failed = [o for o in outcomes if o.status in ("rejected", "error")]
+    for o in failed:
+        err.print(f"  {o.student}: {o.status} — {o.message[:160]}", soft_wrap=True)
 
 
 def _ladder_cmd(fn, hw, jobs, course_dir, as_json, verb):

@@ -7,7 +7,8 @@ import sys
 from contextlib import contextmanager
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
 from rich.table import Table
 
 console = Console(highlight=False)
@@ -36,7 +37,8 @@ class Bar:
 @contextmanager
 def progress_bar(description: str, enabled: bool = True, total: int | None = None):
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TimeElapsedColumn(), console=err, disable=not enabled, transient=False)
+                        TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=err,
+                        disable=not enabled, transient=False)
     with progress:
         bar = Bar(progress, description)
         if total is not None:
