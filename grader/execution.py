@@ -79,7 +79,8 @@ def grade_code(course, spec: AssignmentSpec, notebook: Path, uploaded: bytes | N
     # Phase 1: run. Released data only: this job carries nothing hidden.
     run = sandbox.run(Job(
         command=["python", "/code/run_notebook.py", "run", "/code/submission.ipynb", "--cwd", "/out",
-                 "--save", "/out/executed.ipynb", "--timeout", str(int(limits.wall_s))],
+                 "--save", "/out/executed.ipynb", "--timeout", str(int(limits.wall_s)),
+                 "--engine", spec.execution.engine],
         output_dir=run_out, mounts=[Mount(code, "/code"), Mount(data / "release", "/data")],
         workdir="/out", env=env, limits=limits))
     result = CodeResult(run.status, _why(run), run.duration_s)

@@ -69,17 +69,59 @@ def code_of(nb_path: Path) -> str:
     return "\n".join(lines)
 
 
-def run_notebook(nb_path: Path, cwd: Path, timeout: int = 600, save: Path | None = None) -> None:
-    """Execute the notebook; outputs are saved to `save` (default: in place). Raises on a failing cell."""
-    from nbclient import NotebookClient
+ENGINES = ("kernel", "ipython")
 
+
+class CellError(Exception):
+    """A cell raised: the message names the cell and the error, as nbclient's CellExecutionError does."""
+
+
+def run_notebook(nb_path: Path, cwd: Path, timeout: int = 600, save: Path | None = None,
+                 engine: str = "kernel") -> None:
+    """Execute the notebook; outputs are saved to `save` (default: in place). Raises on a failing cell.
+
+    engine "kernel": nbclient with a Jupyter kernel, exactly as Jupyter runs it.
+    engine "ipython": the cells run in this process's IPython shell — the same cell semantics (magics,
+    `display`, the last expression's value) without starting a kernel process and its ZeroMQ channels,
+    which is most of a short notebook's time. For runs in a fresh sandbox, where the process is the
+    notebook's alone; the sandbox's wall-clock limit takes the place of the per-cell timeout.
+    """
     nb = nbformat.read(str(nb_path), as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(cwd)}})
     try:
-        client.execute()
+        if engine == "ipython":
+            _run_in_shell(nb, Path(cwd))
+        else:
+            from nbclient import NotebookClient
+
+            NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                           resources={"metadata": {"path": str(cwd)}}).execute()
     finally:
         nbformat.write(nb, str(save or nb_path))
+
+
+def _run_in_shell(nb, cwd: Path) -> None:
+    import os
+
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+    from nbformat.v4 import new_output
+
+    os.chdir(cwd)
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    shell = InteractiveShell.instance()
+    for n, cell in enumerate((c for c in nb.cells if c.cell_type == "code"), start=1):
+        with capture_output() as cap:
+            result = shell.run_cell(cell.source, store_history=True)
+        outputs = [new_output("stream", name=name, text=text)
+                   for name, text in (("stdout", cap.stdout), ("stderr", cap.stderr)) if text]
+        outputs += [new_output("display_data", data=o.data, metadata=o.metadata) for o in cap.outputs]
+        cell.execution_count, cell.outputs = n, outputs
+        sys.stdout.write(cap.stdout)
+        sys.stderr.write(cap.stderr)
+        error = result.error_before_exec or result.error_in_exec
+        if error is not None:
+            cell.outputs.append(new_output("error", ename=type(error).__name__, evalue=str(error), traceback=[]))
+            raise CellError(f"cell {n}: {type(error).__name__}: {error}")
 
 
 def main(argv=None) -> int:
@@ -90,6 +132,8 @@ def main(argv=None) -> int:
     r.add_argument("--cwd", default=".")
     r.add_argument("--timeout", type=int, default=600)
     r.add_argument("--save", default=None, help="Where to write the executed notebook (default: in place).")
+    r.add_argument("--engine", choices=ENGINES, default="kernel",
+                   help="kernel: a Jupyter kernel (nbclient); ipython: the cells in this process's IPython shell.")
     b = sub.add_parser("build")
     b.add_argument("source")
     b.add_argument("dest")
@@ -98,7 +142,7 @@ def main(argv=None) -> int:
         write_notebook(Path(a.source), Path(a.dest))
         return 0
     try:
-        run_notebook(Path(a.notebook), Path(a.cwd), a.timeout, Path(a.save) if a.save else None)
+        run_notebook(Path(a.notebook), Path(a.cwd), a.timeout, Path(a.save) if a.save else None, a.engine)
     except Exception as e:  # the cell error is the useful part, not our stack
         print(f"notebook failed: {type(e).__name__}: {str(e)[-4000:]}", file=sys.stderr)
         return 1

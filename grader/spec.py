@@ -158,6 +158,9 @@ class ExecutionSpec(Strict):
     """How a submitted notebook is re-executed and probed in the sandbox (the sandbox issue)."""
 
     output: str = "pred.csv"  # what the notebook writes into its output folder
+    # ipython: the cells run in the sandboxed process's own IPython shell (no kernel to start: seconds
+    # faster per student); kernel: a Jupyter kernel through nbclient, for notebooks that need one.
+    engine: Literal["ipython", "kernel"] = "ipython"
     probe: str | None = None  # hidden probe script, relative to the assignment folder
     checks: str = "tests/hidden"  # host-side pytest checks, relative to the assignment folder
     points: dict[str, float] = {}  # hidden check name -> points
