@@ -79,5 +79,5 @@ def test_ids_are_the_test_feature_files(pred, test_ids):
 def test_categories_are_speaker_names(pred, speakers):
     bad = [(n, row[1]) for n, row in enumerate(pred[1:], start=2) if len(row) == 2 and row[1].strip() not in speakers]
     assert not bad, (
-        "Category must be a speaker name of mapping.json (speaker2id keys, e.g. id00012), not a class "
-        f"number: " + ", ".join(f"line {n}: {v!r}" for n, v in bad[:5]))
+        f"{len(bad)} row(s) with an unknown speaker: Category must be a speaker name of mapping.json (a "
+        "speaker2id key such as id00012, not a class number): " + ", ".join(f"line {n}: {v!r}" for n, v in bad[:5]))
