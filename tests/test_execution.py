@@ -121,3 +121,24 @@ def test_pickle_payload_artifact_is_never_unpickled(prepared, tmp_path, backend)
     r = grade_code(course, spec, nb, uploaded, tmp_path / "w", backend=backend)
     assert not marker.exists(), "nothing from the sandbox was unpickled on the host"
     assert r.hidden_points == 0.0
+
+
+def test_a_share_of_differing_labels_may_be_allowed(calibrated, tmp_path):
+    """execution.rerun_max_differing: labels re-run on another device may flip in a few rows."""
+    from grader import api
+    from grader.execution import compare
+
+    spec = api.assignment("hw99")
+    regenerated = tmp_path / "pred.csv"
+    course = calibrated
+    rows = (course.calibration_dir("hw99") / "boss" / "pred.csv").read_text().splitlines()
+    regenerated.write_text("\n".join(rows) + "\n")
+    edited = rows[:]
+    for k in (3, 7):
+        i, v = edited[k].split(",")
+        edited[k] = f"{i},{float(v) + 5}"
+    uploaded = ("\n".join(edited) + "\n").encode()
+    assert compare(course, spec, uploaded, regenerated).status == "mismatch"
+    lenient = spec.model_copy(update={"execution": spec.execution.model_copy(update={"rerun_max_differing": 0.02})})
+    r = compare(course, lenient, uploaded, regenerated)
+    assert r.status == "match" and r.rows_differ == 2 and "within the allowed 4" in r.message

@@ -31,18 +31,22 @@ def code_cells(path: str | Path) -> list[str]:
     return cells
 
 
-def _wanted(node: ast.stmt) -> bool:
+def _wanted(node: ast.stmt, keep: set[str]) -> bool:
     if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         return True
     if isinstance(node, (ast.Assign, ast.AnnAssign)):
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
         names = [t.id for t in targets if isinstance(t, ast.Name)]
-        return len(names) == len(targets) and all(n in KEEP_ASSIGN or n.isupper() for n in names)
+        return len(names) == len(targets) and all(n in keep or n.isupper() for n in names)
     return False
 
 
-def load_definitions(path: str | Path, name: str = "submission") -> tuple[types.ModuleType, list[str]]:
-    """The notebook's definitions as a module, and the problems met (statements that failed)."""
+def load_definitions(path: str | Path, name: str = "submission",
+                     keep: set[str] | frozenset[str] = frozenset()) -> tuple[types.ModuleType, list[str]]:
+    """The notebook's definitions as a module, and the problems met (statements that failed). Besides
+    imports, functions, classes and UPPER_CASE / `config` / `device` assignments, the assignments to the
+    names in `keep` run too (a course notebook's lower-case hyper-parameters, `train_tfm = …`)."""
+    keep = KEEP_ASSIGN | set(keep)
     module = types.ModuleType(name)
     problems: list[str] = []
     for cell in code_cells(path):
@@ -52,7 +56,7 @@ def load_definitions(path: str | Path, name: str = "submission") -> tuple[types.
             problems.append(f"syntax error: {e}")
             continue
         for node in tree.body:
-            if not _wanted(node):
+            if not _wanted(node, keep):
                 continue
             code = compile(ast.Module(body=[node], type_ignores=[]), f"<{name}>", "exec")
             try:
