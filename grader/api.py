@@ -14,10 +14,10 @@ from .course import Course
 from .errors import GradeError, NotFound, Refused
 from .scoring import metrics
 from .scoring.score import board_extra, check_submission, levels_passed
-from .scoring.validate import Invalid, validate
+from .scoring.validate import Invalid
 from .spec import AssignmentSpec
 from .store import Final, Submission
-from .submission import read_bounded, sha256_bytes, store_blob
+from .submission import read_bounded, store_blob
 
 
 # ---- course and assignments -------------------------------------------------------------------
@@ -573,7 +573,6 @@ def gradescope_export(course: Course, hw: str, out: Path, now: datetime | None =
     from . import gradebook as gb
 
     spec = assignment(hw)
-    th = thresholds(course, spec)
     private = {r.student_id: r for r in leaderboard(course, spec.short, "private", force=True, now=now).students}
     public = {r.student_id: r for r in leaderboard(course, spec.short, "public", force=True, now=now, shown=False).students}
     by_id = {s.id: s for s in course.store.submissions(spec.short)}

@@ -20,7 +20,7 @@ import shutil
 from datetime import datetime
 from pathlib import Path
 
-from ..leaderboard import Board, Row
+from ..leaderboard import Board
 from ..spec import LEVELS
 from . import plots
 from .i18n import labels

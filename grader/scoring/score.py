@@ -8,7 +8,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..spec import BOARDS, LEVELS, AssignmentSpec
+from ..spec import LEVELS, AssignmentSpec
 from . import metrics
 from .validate import Checked, Invalid, _contiguous_start, validate
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from grader import api, catalog
+from grader import api
 from grader.course import Course
 from grader.notebook import build_notebook
 from grader.sandbox.probelib import load_definitions
@@ -187,7 +187,7 @@ def test_ladder_calibrates_and_verifies(tmp_path):
     res = api.submit(c, "hw2", rep.runs["boss"].pred, student="s1", now=before_deadline)
     assert res.status == "scored" and set(res.passed) == set(LEVELS), res
     total = sum(r.seconds for r in rep.runs.values())
-    print(f"\nHW2: " + ", ".join(f"{n} {r.public:.4f}/{r.private:.4f} ({r.seconds:.0f}s)"
+    print("\nHW2: " + ", ".join(f"{n} {r.public:.4f}/{r.private:.4f} ({r.seconds:.0f}s)"
                                for n, r in rep.runs.items()) + f"; {total:.0f} s of runs")
 
 
