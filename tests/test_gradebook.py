@@ -10,7 +10,7 @@ import pytest
 from grader import api
 from grader.errors import GradeError
 
-from .conftest import AFTER, BEFORE, at, pred_path
+from .conftest import AFTER, at
 from .test_submit import sub, variant
 
 
