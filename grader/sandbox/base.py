@@ -12,7 +12,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol, runtime_checkable
+from typing import IO, Callable, Literal, Protocol, runtime_checkable
 
 Status = Literal["ok", "timeout", "oom", "killed", "error", "no-gpu-runtime", "refused"]
 
@@ -73,6 +73,10 @@ class Job:
     env: dict[str, str] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
     carries_hidden: bool = False
+    #: A conversation with the running process: called on the host with the process's stdin (to write)
+    #: and stdout (to read), e.g. an environment stepped on the host and a student's policy answering
+    #: actions (HW12). Whatever it learns it keeps itself; it must bound what it reads. None: no stdin.
+    interact: "Callable[[IO[bytes], IO[bytes]], None] | None" = None
 
     #: Where the output folder appears inside the sandbox.
     output_mount: str = "/out"

@@ -206,7 +206,7 @@ class BwrapSandbox:
                     _kill_uid(host_uid)
                 kill_group(proc)
 
-            fin = run_watched(argv, env, lim.wall_s, out_host, cap, kill=kill)
+            fin = run_watched(argv, env, lim.wall_s, out_host, cap, kill=kill, interact=job.interact)
             oom = cg.oom_killed() if cg else False
         return check_output_cap(job, _classify(fin, oom, job), out.hit_cap)
 

@@ -108,7 +108,7 @@ class DockerSandbox:
                      docker.types.Ulimit(name="core", soft=0, hard=0)],
             log_config=docker.types.LogConfig(
                 type="json-file", config={"max-size": "1m", "max-file": "2"}),
-            labels={"grader.sandbox": "job"}, detach=True, stdin_open=False, tty=False,
+            labels={"grader.sandbox": "job"}, detach=True, stdin_open=job.interact is not None, tty=False,
         )
         if lim.gpu:
             req = (docker.types.DeviceRequest(device_ids=list(lim.gpu_ids), capabilities=[["gpu"]])
@@ -118,8 +118,15 @@ class DockerSandbox:
 
     def _run(self, job: Job, container, out_host: Path, clock: Stopwatch) -> RunResult:
         lim = job.limits
+        talk = None
+        if job.interact is not None:  # attach before start, so no early output is missed
+            sock = container.attach_socket(params={"stdin": 1, "stdout": 1, "stream": 1})
+            talk = threading.Thread(target=_converse, args=(job.interact, sock), daemon=True)
         container.start()
+        if talk:
+            talk.start()
         done = threading.Event()
+        talked_out = False
         waited: dict[str, Any] = {}
 
         def wait() -> None:
@@ -130,7 +137,26 @@ class DockerSandbox:
             done.set()
 
         threading.Thread(target=wait, daemon=True).start()
-        outcome = watch(done.wait, lim.wall_s, out_host, lim.output_mb * 2**20)
+
+        def finished(timeout: float) -> bool:
+            # Docker keeps a container's stdin open after the attached client hangs up (the SDK cannot
+            # set StdinOnce), so a program reading to EOF would wait forever: once the conversation is
+            # over, the program gets a moment to finish and is then stopped, as if its stdin had closed.
+            nonlocal talked_out
+            if done.wait(timeout):
+                return True
+            if talk is not None and not talk.is_alive():
+                if not done.wait(2.0):
+                    talked_out = True
+                    try:
+                        container.kill()
+                    except Exception:
+                        pass
+                    done.wait(30)
+                return True
+            return False
+
+        outcome = watch(finished, lim.wall_s, out_host, lim.output_mb * 2**20)
         if outcome != "done":
             try:
                 container.kill()
@@ -147,6 +173,8 @@ class DockerSandbox:
             status, msg = "timeout", f"wall-clock limit of {lim.wall_s:g}s reached; container killed"
         elif outcome == "over-cap":
             status, msg = "error", f"output folder exceeded the {lim.output_mb} MB cap; killed"
+        elif talked_out and not state.get("OOMKilled"):
+            status, msg = "ok", "stopped when the conversation ended"
         elif state.get("OOMKilled") or (code == 137 and "MemoryError" not in err):
             status, msg = "oom", f"memory limit of {lim.memory_mb} MB exceeded"
         elif code != 0 and "MemoryError" in err[-4096:]:
@@ -190,3 +218,76 @@ def _give_back(output_dir: Path) -> None:
             except OSError:
                 pass
     os.lchown(output_dir, 0, 0)
+
+
+class _Frames:
+    """A docker attach stream (tty off) read as plain stdout bytes: each frame is an 8-byte header
+    (stream type, 3 zero bytes, big-endian length) then the payload; only stdout frames are kept."""
+
+    def __init__(self, raw) -> None:
+        self.raw, self.buf, self.eof = raw, b"", False
+
+    def _fill(self) -> None:
+        header = self._exact(8)
+        if header is None:
+            self.eof = True
+            return
+        body = self._exact(int.from_bytes(header[4:8], "big")) or b""
+        if header[0] == 1:
+            self.buf += body
+
+    def _exact(self, n: int) -> bytes | None:
+        data = b""
+        while len(data) < n:
+            chunk = self.raw.recv(n - len(data))
+            if not chunk:
+                return None
+            data += chunk
+        return data
+
+    def readline(self, limit: int = -1) -> bytes:
+        while b"\n" not in self.buf and not self.eof and (limit < 0 or len(self.buf) < limit):
+            self._fill()
+        end = self.buf.find(b"\n") + 1 or len(self.buf)
+        if limit >= 0:
+            end = min(end, limit)
+        line, self.buf = self.buf[:end], self.buf[end:]
+        return line
+
+    def read(self, n: int = -1) -> bytes:
+        while not self.eof and (n < 0 or len(self.buf) < n):
+            self._fill()
+        n = len(self.buf) if n < 0 else n
+        data, self.buf = self.buf[:n], self.buf[n:]
+        return data
+
+
+class _Writer:
+    def __init__(self, raw) -> None:
+        self.raw = raw
+
+    def write(self, data: bytes) -> int:
+        self.raw.sendall(data)
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        import socket
+
+        try:
+            self.raw.shutdown(socket.SHUT_WR)  # end of stdin: the program's cue to finish
+        except OSError:
+            pass
+
+
+def _converse(interact, sock) -> None:
+    raw = getattr(sock, "_sock", sock)
+    writer = _Writer(raw)
+    try:
+        interact(writer, _Frames(raw))
+    except (BrokenPipeError, OSError, ValueError):
+        pass
+    finally:
+        writer.close()

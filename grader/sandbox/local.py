@@ -49,7 +49,7 @@ class LocalSandbox:
             argv = ["prlimit", f"--as={job.limits.memory_mb * 2**20}", "--core=0", "--", *argv]
         fin = run_watched(argv, env, job.limits.wall_s, job.output_dir,
                           job.limits.output_mb * 2**20, cwd=cwd,
-                          kill=lambda p: _kill_tagged(run_id, p))
+                          kill=lambda p: _kill_tagged(run_id, p), interact=job.interact)
         _kill_tagged(run_id, None)  # background processes left after a normal exit
         code, sig = fin.exit_code, signal_name(fin.exit_code)
         if fin.outcome == "timeout":

@@ -135,15 +135,20 @@ class Finished:
 
 def run_watched(argv: list[str], env: dict[str, str], wall_s: float,
                 output_dir: Path | None, output_cap: int, cwd: str | None = None,
-                kill: Callable[[subprocess.Popen], None] | None = None) -> Finished:
+                kill: Callable[[subprocess.Popen], None] | None = None,
+                interact: Callable | None = None) -> Finished:
     """Run ``argv`` in its own session with bounded capture; on timeout or output
-    overflow call ``kill`` (default: SIGKILL the process group) and reap."""
+    overflow call ``kill`` (default: SIGKILL the process group) and reap. With ``interact``,
+    stdin and stdout belong to that conversation (run in a thread) instead of being captured."""
     start = time.monotonic()
-    proc = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
+    proc = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.PIPE if interact else subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             start_new_session=True)
     out, err = TailBuffer(), TailBuffer()
-    readers = [drain(proc.stdout, out), drain(proc.stderr, err)]  # type: ignore[arg-type]
+    if interact:
+        readers = [_converse(interact, proc), drain(proc.stderr, err)]  # type: ignore[arg-type]
+    else:
+        readers = [drain(proc.stdout, out), drain(proc.stderr, err)]  # type: ignore[arg-type]
     waiter = process_waiter(proc)
     try:
         outcome = watch(waiter, wall_s, output_dir, output_cap)
@@ -162,6 +167,25 @@ def run_watched(argv: list[str], env: dict[str, str], wall_s: float,
                 s.close()
     return Finished(proc.returncode, out.getvalue(), err.getvalue(), outcome,
                     time.monotonic() - start)
+
+
+def _converse(interact: Callable, proc: subprocess.Popen) -> threading.Thread:
+    """Run the host side of a conversation; when it ends (or fails), the process's stdin is closed, which
+    is the process's signal to finish."""
+    def run() -> None:
+        try:
+            interact(proc.stdin, proc.stdout)
+        except (BrokenPipeError, OSError, ValueError):
+            pass  # the process went away mid-conversation: its exit status says why
+        finally:
+            try:
+                proc.stdin.close()
+            except OSError:
+                pass
+
+    t = threading.Thread(target=run, daemon=True, name="grade-interact")
+    t.start()
+    return t
 
 
 def kill_group(proc: subprocess.Popen) -> None:
