@@ -2,6 +2,7 @@
 
     python tools/hw03_ladder.py [--seeds 1 2 3] [--scale ci] [--jobs 2] [--threads 1]
                                 [--levels starter simple medium strong boss] [--repeat] [--keep DIR]
+    python tools/hw03_ladder.py --course-data COURSE/data/hw03     # a prepared course's data and split
 
 For every seed the HW3 builder writes release/ and hidden/ into a temp folder; then the starter
 notebook source (run as a script, GRADE_DATA_DIR / GRADE_OUTPUT_DIR set) and
@@ -9,8 +10,9 @@ reference_solutions/hw03/{simple,medium,strong,boss}.py each write a submission.
 them at a time with `--threads` threads each (the way `grade calibrate` runs them: 2 jobs, 1
 thread). The hidden answers are split 50/50 into a public and a private board (seeded by the data
 seed) and the accuracy of every run is printed per board, with its wall and CPU seconds; the
-ladder's wall time is printed per seed. --repeat runs every level twice and reports how many
-predictions differ between the two runs.
+ladder's wall time is printed per seed. --course-data uses a prepared course's release, answers and
+public/private split instead (so the numbers are those `grade verify` shows, with CPU seconds).
+--repeat runs every level twice and reports how many predictions differ between the two runs.
 """
 import argparse
 import csv
@@ -75,6 +77,7 @@ def main():
     parser.add_argument("--levels", nargs="+", default=["starter"] + LEVELS)
     parser.add_argument("--repeat", action="store_true", help="run twice and compare predictions")
     parser.add_argument("--keep", help="work in this folder instead of a temp one")
+    parser.add_argument("--course-data", help="a prepared course's data/hw03 folder (release/, hidden/)")
     args = parser.parse_args()
 
     build = load_builder()
@@ -83,19 +86,23 @@ def main():
     print(f"{'seed':>4} {'level':8} {'public':>7} {'private':>7} {'all':>7} {'wall_s':>7} {'cpu_s':>6}"
           + ("  repeat rows differ" if args.repeat else ""), flush=True)
 
-    for seed in args.seeds:
-        case = work / f"seed{seed}"
+    cases = [(0, Path(args.course_data))] if args.course_data else [(seed, work / f"seed{seed}") for seed in args.seeds]
+    for seed, case in cases:
+        out_root = work / "course" if args.course_data else case / "out"
         if not (case / "hidden" / "answers.csv").is_file():
             ctx = SimpleNamespace(seed=seed, source="generated", edition="2022", scale=args.scale, shared_data=None,
                                   release_dir=case / "release", hidden_dir=case / "hidden",
                                   hidden_inputs_dir=case / "hidden_inputs", options={}, layout={})
             build(ctx)
         answers = read_submission(case / "hidden" / "answers.csv")
-        public = np.random.default_rng(seed).permutation(len(answers)) < len(answers) // 2
+        if args.course_data:   # the course's own split (answers order = Id order: 0001, 0002, ...)
+            public = np.load(case / "hidden" / "public.npy", allow_pickle=False)
+        else:
+            public = np.random.default_rng(seed).permutation(len(answers)) < len(answers) // 2
 
         def one(level):
-            out = run(level, case / "release", case / "out" / level, args.threads)
-            again = run(level, case / "release", case / "out" / f"{level}-again", args.threads)[0] if args.repeat else None
+            out = run(level, case / "release", out_root / level, args.threads)
+            again = run(level, case / "release", out_root / f"{level}-again", args.threads)[0] if args.repeat else None
             return level, out, again
 
         # longest first, as grade calibrate does

@@ -13,7 +13,7 @@ the change is at test time, the course's suggestion:
 with 8 augmented views of every test photo (the training augmentation at 60% of its ranges).
 The test photos are shifted, scaled, turned and lit more than the training ones; a network is
 never quite invariant to that, and averaging over views of each photo evens out the views it
-gets wrong. Expected accuracy ~0.86 (0.83-0.87 over three course seeds); about 53 s of CPU on
+gets wrong. Expected accuracy ~0.86 (0.83-0.87 over five course seeds); about 58 s of CPU on
 one thread.
 """
 import argparse

@@ -12,7 +12,7 @@ way a student edits the notebook:
     which are shifted, scaled, turned and lit more than the training ones;
   * 16 epochs instead of 4: an augmented training set takes longer to fit.
 Same network, optimizer, seed and checkpoint selection as the sample code.
-Expected accuracy ~0.72 (0.71-0.75 over four course seeds); about 22 s of CPU on one thread.
+Expected accuracy ~0.72 (0.71-0.75 over five course seeds); about 23 s of CPU on one thread.
 """
 import argparse
 import math
