@@ -12,9 +12,10 @@ from __future__ import annotations
 import threading
 from contextlib import asynccontextmanager
 from pathlib import Path, PurePosixPath
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import Depends, FastAPI, File, Header, HTTPException, Query, Request, UploadFile
+from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -28,8 +29,11 @@ API = "/api/v1"
 UPLOAD_SLACK = 64 * 1024  # multipart framing around the file itself
 
 
+ROW_ID = Annotated[int, Field(ge=1, le=2**63 - 1)]  # the store's ids are 64-bit integers
+
+
 class FinalsBody(BaseModel):
-    ids: list[int] = Field(max_length=10)
+    ids: list[ROW_ID] = Field(max_length=10)
 
 
 class Settings(BaseModel):
@@ -157,7 +161,7 @@ def create_app(course_dir: str | Path, settings: Settings | None = None) -> Fast
         return api.status(course, who.subject, hw)
 
     @app.get(f"{API}/submissions/{{submission_id}}")
-    def submission(submission_id: int, who: auth.Identity = Depends(identity)) -> dict:
+    def submission(submission_id: int = PathParam(ge=1, le=2**63 - 1), who: auth.Identity = Depends(identity)) -> dict:
         """One submission; while queued, its place in the queue."""
         r = owned(who, submission_id)
         view = r.public_view()

@@ -125,3 +125,12 @@ def test_a_revoked_token_stops_working(server, roster, calibrated):
 def test_health_reports_the_queue(server):
     h = server.get("/api/v1/health").json()
     assert h["status"] == "ok" and isinstance(h["queue"], dict)
+
+
+def test_ids_beyond_the_store_range_are_a_client_error(server, roster):
+    """A submission id past 64 bits (found by the schema fuzzer) is refused as invalid, not a server error."""
+    for bad in (2**63, 0, -1):
+        r = server.get(f"/api/v1/submissions/{bad}", headers=bearer(roster["b01"]))
+        assert r.status_code == 422, (bad, r.status_code, r.text)
+    r = server.put("/api/v1/assignments/hw99/finals", json={"ids": [2**64]}, headers=bearer(roster["b01"]))
+    assert r.status_code == 422, r.text
