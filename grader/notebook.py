@@ -4,24 +4,26 @@ A starter lives in the repository as `starter/hwNN.py`, where `# %%` opens a cod
 `# %% [markdown]` a markdown cell whose lines start with `# `. Diffs stay readable; the released
 `.ipynb` is generated from it.
 
-This module imports only nbformat/nbclient and the standard library, so the same file can run a
-notebook inside a sandbox: `python notebook.py run NB.ipynb --cwd DIR --timeout S`.
+This module imports only nbformat/nbclient, IPython and the standard library, so the same file can run a
+notebook inside a sandbox: `python notebook.py run NB.ipynb --cwd DIR --timeout S`. The IPython engine
+reads and writes the notebook as plain JSON (importing nbformat costs more than a short cell).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from pathlib import Path
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
 _CELL = re.compile(r"^# %%(.*)$")
 
 
-def build_notebook(source: str, title: str | None = None) -> nbformat.NotebookNode:
+def build_notebook(source: str, title: str | None = None):
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
     cells, kind, buf = [], None, []
 
     def flush():
@@ -53,6 +55,8 @@ def build_notebook(source: str, title: str | None = None) -> nbformat.NotebookNo
 
 
 def write_notebook(source_path: Path, dest: Path) -> Path:
+    import nbformat
+
     nb = build_notebook(Path(source_path).read_text(encoding="utf-8"))
     nbformat.write(nb, str(dest))
     return dest
@@ -60,6 +64,8 @@ def write_notebook(source_path: Path, dest: Path) -> Path:
 
 def code_of(nb_path: Path) -> str:
     """The code cells of a notebook as one script (for similarity checks and probes); magics dropped."""
+    import nbformat
+
     nb = nbformat.read(str(nb_path), as_version=4)
     lines = []
     for cell in nb.cells:
@@ -86,6 +92,16 @@ def run_notebook(nb_path: Path, cwd: Path, timeout: int = 600, save: Path | None
     which is most of a short notebook's time. For runs in a fresh sandbox, where the process is the
     notebook's alone; the sandbox's wall-clock limit takes the place of the per-cell timeout.
     """
+    if engine == "ipython":
+        nb = _read_plain(nb_path)
+        if nb is not None:
+            try:
+                _run_in_shell(nb, Path(cwd))
+            finally:
+                Path(save or nb_path).write_text(json.dumps(nb, indent=1, ensure_ascii=False), encoding="utf-8")
+            return
+    import nbformat
+
     nb = nbformat.read(str(nb_path), as_version=4)
     try:
         if engine == "ipython":
@@ -99,28 +115,50 @@ def run_notebook(nb_path: Path, cwd: Path, timeout: int = 600, save: Path | None
         nbformat.write(nb, str(save or nb_path))
 
 
+def _read_plain(nb_path: Path) -> dict | None:
+    """A v4 notebook as plain JSON with each cell's source as one string; None for anything else (older
+    formats go through nbformat's converters)."""
+    try:
+        nb = json.loads(Path(nb_path).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None  # nbformat.read gives the precise message
+    if not isinstance(nb, dict) or nb.get("nbformat") != 4 or not isinstance(nb.get("cells"), list):
+        return None
+    for cell in nb["cells"]:
+        if not isinstance(cell, dict):
+            return None
+        src = cell.get("source", "")
+        cell["source"] = "".join(src) if isinstance(src, list) else str(src)
+    return nb
+
+
+def _output(output_type: str, **fields) -> dict:
+    return {"output_type": output_type, **fields}
+
+
 def _run_in_shell(nb, cwd: Path) -> None:
+    """Run the code cells in this process's IPython shell; `nb` is a plain dict or a NotebookNode (both
+    take item access), and its cells get the outputs."""
     import os
 
     from IPython.core.interactiveshell import InteractiveShell
     from IPython.utils.capture import capture_output
-    from nbformat.v4 import new_output
 
     os.chdir(cwd)
     os.environ.setdefault("MPLBACKEND", "Agg")
     shell = InteractiveShell.instance()
-    for n, cell in enumerate((c for c in nb.cells if c.cell_type == "code"), start=1):
+    for n, cell in enumerate((c for c in nb["cells"] if c.get("cell_type") == "code"), start=1):
         with capture_output() as cap:
-            result = shell.run_cell(cell.source, store_history=True)
-        outputs = [new_output("stream", name=name, text=text)
+            result = shell.run_cell(cell["source"], store_history=True)
+        outputs = [_output("stream", name=name, text=text)
                    for name, text in (("stdout", cap.stdout), ("stderr", cap.stderr)) if text]
-        outputs += [new_output("display_data", data=o.data, metadata=o.metadata) for o in cap.outputs]
-        cell.execution_count, cell.outputs = n, outputs
+        outputs += [_output("display_data", data=o.data, metadata=o.metadata) for o in cap.outputs]
+        cell["execution_count"], cell["outputs"] = n, outputs
         sys.stdout.write(cap.stdout)
         sys.stderr.write(cap.stderr)
         error = result.error_before_exec or result.error_in_exec
         if error is not None:
-            cell.outputs.append(new_output("error", ename=type(error).__name__, evalue=str(error), traceback=[]))
+            cell["outputs"].append(_output("error", ename=type(error).__name__, evalue=str(error), traceback=[]))
             raise CellError(f"cell {n}: {type(error).__name__}: {error}")
 
 

@@ -1,7 +1,9 @@
 """Hidden checks: the assignment's host-side pytest files, run against what a sandbox run left behind.
 
-The checks live in `assignments/<hw>/tests/hidden/test_*.py` (never released). They run in a pytest
-subprocess on the host with these environment variables:
+The checks live in `assignments/<hw>/tests/hidden/test_*.py` (never released). They run in pytest on
+the host, in a child process — forked from the grading worker, which has pytest and numpy imported
+already (a fresh interpreter costs about a second per student), or a fresh subprocess when the worker
+runs threads — with these environment variables:
 
     GRADE_ARTIFACTS   the run's output folder (collected and screened: no links, capped sizes)
     GRADE_PROBE       the probe's output folder
@@ -17,9 +19,12 @@ one outcome per test; a verdict printed by student code is never read.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +41,7 @@ class CheckOutcome:
 
 def run_checks(checks_dir: Path, env: dict[str, Path | None], points: dict[str, float],
                timeout: int = 300) -> list[CheckOutcome]:
-    files = sorted(Path(checks_dir).glob("test_*.py"))
+    files = sorted(Path(checks_dir).resolve().glob("test_*.py"))
     if not files:
         return []
     with tempfile.TemporaryDirectory(prefix="grade-hidden-") as tmp:
@@ -46,15 +51,67 @@ def run_checks(checks_dir: Path, env: dict[str, Path | None], points: dict[str, 
         # Hidden checks need plain pytest: the plugins installed beside it (schemathesis, hypothesis,
         # playwright …) would cost seconds of start-up per student.
         full_env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", tmp,
-               f"--junitxml={report}", "-o", "junit_family=xunit2", *map(str, files)]
-        try:
-            p = subprocess.run(cmd, cwd=tmp, env=full_env, capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
+        args = ["-q", "-p", "no:cacheprovider", "--rootdir", tmp, f"--junitxml={report}", "-o",
+                "junit_family=xunit2", *map(str, files)]
+        if _can_fork():
+            finished, log = _forked_pytest(args, tmp, full_env, timeout)
+        else:
+            try:
+                p = subprocess.run([sys.executable, "-m", "pytest", *args], cwd=tmp, env=full_env,
+                                   capture_output=True, text=True, timeout=timeout)
+                finished, log = True, p.stderr or p.stdout
+            except subprocess.TimeoutExpired:
+                finished, log = False, ""
+        if not finished:
             return [CheckOutcome("hidden checks", "error", f"timed out after {timeout} s", 0.0, sum(points.values()))]
         if not report.is_file():
-            return [CheckOutcome("hidden checks", "error", (p.stderr or p.stdout)[-1000:], 0.0, sum(points.values()))]
-        return _parse(report, points)
+            return [CheckOutcome("hidden checks", "error", log[-1000:], 0.0, sum(points.values()))]
+        outcomes = _parse(report, points)
+        if not outcomes:  # pytest collected nothing: a broken check file, not a student's zero
+            return [CheckOutcome("hidden checks", "error", "no checks ran: " + log[-1000:], 0.0,
+                                 sum(points.values()))]
+        return outcomes
+
+
+def _can_fork() -> bool:
+    """Fork only a single-threaded process (a batch worker, the CLI): a forked copy of a threaded one (the
+    server's grading threads) may inherit a lock another thread held."""
+    return hasattr(os, "fork") and threading.active_count() == 1
+
+
+def _forked_pytest(args: list[str], cwd: str, env: dict, timeout: float) -> tuple[bool, str]:
+    """pytest.main in a forked child; (finished in time, the tail of what it printed)."""
+    import pytest  # noqa: F401  (imported once in the worker, so that every child starts with it)
+
+    log_path = Path(cwd) / "pytest.log"
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into the caller's stack
+        code = 3
+        try:
+            fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.dup2(fd, 1)
+            os.dup2(fd, 2)
+            os.chdir(cwd)
+            os.environ.clear()
+            os.environ.update(env)
+            import pytest as child_pytest
+
+            code = int(child_pytest.main(args))
+        except BaseException:  # noqa: BLE001 - whatever happens, the child exits here
+            pass
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + timeout
+    while True:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return False, ""
+        time.sleep(0.005)
+    return True, log_path.read_text(errors="replace") if log_path.is_file() else ""
 
 
 def _parse(report: Path, points: dict[str, float]) -> list[CheckOutcome]:
