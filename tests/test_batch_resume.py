@@ -54,6 +54,36 @@ def test_kill_9_during_a_rerun_batch_then_resume(calibrated, tmp_path):
     subs = Counter(s.student_id for s in calibrated.store.submissions("hw99"))
     assert subs == Counter({f"s{k}": 1 for k in range(N)}), "one recorded submission per student, none twice"
     if cgroups.usable()[0]:
+        swept_at = time.time()
         cgroups.sweep_stale(min_age_s=0)
-        left = [d for c in cgroups.CONTROLLERS for d in (cgroups.ROOT / c / cgroups.PARENT).glob("run-*")]
+        # Groups with processes in them belong to runs alive now (other graders on this machine).
+        left = [d for c in cgroups.CONTROLLERS for d in (cgroups.ROOT / c / cgroups.PARENT).glob("run-*")
+                if _older(d, swept_at) and not _procs(d)]
         assert left == [], "the killed grader's cgroups were swept"
+        ours = [d for c in cgroups.CONTROLLERS for d in (cgroups.ROOT / c / cgroups.PARENT).glob("run-*")
+                if str(tmp_path) in _cmdlines(_procs(d))]
+        assert ours == [], "no sandboxed process of the killed grader survived it"
+
+
+def _older(group, t: float) -> bool:
+    try:
+        return group.stat().st_mtime < t
+    except OSError:  # removed meanwhile by its own run
+        return False
+
+
+def _cmdlines(pids: str) -> str:
+    out = []
+    for pid in pids.split():
+        try:
+            out.append(open(f"/proc/{pid}/cmdline", "rb").read().decode(errors="replace"))
+        except OSError:
+            pass
+    return "\n".join(out)
+
+
+def _procs(group) -> str:
+    try:
+        return (group / "cgroup.procs").read_text().strip()
+    except OSError:  # removed meanwhile by its own run
+        return "gone"
