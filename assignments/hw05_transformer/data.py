@@ -43,8 +43,8 @@ characters; full-width punctuation, no spaces) with a grammar that differs from 
   animals, forests and farmers), so a translator can tell, but only from examples.
 
 Domain shift, which is what back-translation pays for: the parallel talks are mostly about
-technology (75 %); the talks to translate, and the monolingual text, mostly about everyday life
-(85 %). A model trained on the parallel text alone has seen the everyday senses a few times and
+technology (90 %); the talks to translate, and the monolingual text, mostly about everyday life
+(90 %). A model trained on the parallel text alone has seen the everyday senses a few times and
 prefers the technical ones; the monolingual corpus shows them in context thousands of times, and a
 reverse (zh -> en) model translates them back easily (both senses give the same English word).
 
