@@ -15,7 +15,7 @@ DATA_DIR holds data/trainingset.npy and data/testingset.npy; the script writes p
     which no reconstruction error measures: a face without eyes is a simpler picture and comes back
     better than a normal one.
 The anomaly score is the sum of the two, each standardised on held-out training faces (so neither
-dominates by its scale). ROC AUC 0.82-0.86, 19-27 % above strong on both boards (ci data, seeds 1-3).
+dominates by its scale). ROC AUC 0.82-0.85, 22-27 % above strong on both boards (ci data, three seeds).
 About 35 s of CPU on one thread, 4 s of it importing torch.
 """
 import argparse
