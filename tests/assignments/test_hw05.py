@@ -14,6 +14,7 @@ import pytest
 from grader import api
 from grader.course import Course
 from grader.notebook import build_notebook
+from grader.spec import LEVELS
 
 HW = "hw5"
 ROOT = Path(api.__file__).resolve().parents[1]
@@ -183,6 +184,21 @@ def test_check_and_submit_give_precise_messages(course, bundle, tmp_path):
     assert sub.status == "scored" and sub.public == pytest.approx(100.0) and sub.private == pytest.approx(100.0)
 
 
+@pytest.mark.slow
+def test_ladder_calibrates_and_verifies(course):
+    cal = api.calibrate(course, HW)
+    assert cal.ok, cal.problems
+    rep = api.verify(course, HW)
+    assert rep.ok, rep.problems
+    for board in ("public", "private"):
+        scores = [getattr(rep.runs[lv], board) for lv in LEVELS]
+        assert scores == sorted(scores)
+        assert getattr(rep.runs["starter"], board) == pytest.approx(getattr(rep.runs["simple"], board), rel=1e-9)
+    total = sum(r.seconds for r in rep.runs.values())
+    print("\nHW5: " + ", ".join(f"{n} {r.public:.2f}/{r.private:.2f} ({r.seconds:.0f}s)"
+                               for n, r in rep.runs.items()) + f"; {total:.0f} s of runs")
+
+
 def test_hidden_checks_on_plain_probe_outputs(course, tmp_path):
     """The host-side checks on hand-made probe outputs: the Noam formula passes and the sample's constant
     rate fails with the steps that differ; an upload equal to the re-run up to whitespace passes, a
@@ -234,3 +250,73 @@ def test_hidden_checks_on_plain_probe_outputs(course, tmp_path):
     same = bad["test_rerun_wrote_the_uploaded_translations"]
     assert same.status == "failed" and "1 of 1000" in same.message and "line 8" in same.message, same
     assert bad["test_prediction_has_one_clean_line_per_test_sentence"].status == "passed"
+
+
+# Appended to the notebook: it runs after generate_prediction, so the run is unharmed, but the probe
+# takes the last definition of get_rate. FIXED is the course's medium hint; BROKEN raises.
+FIXED_CELL = """
+# %%
+def get_rate(d_model, step_num, warmup_step):
+    return d_model ** (-0.5) * min(step_num ** (-0.5), step_num * warmup_step ** (-1.5))
+"""
+BROKEN_CELL = """
+# %%
+def get_rate(d_model, step_num, warmup_step):
+    raise NotImplementedError("get_rate")
+"""
+
+
+@pytest.mark.slow
+def test_rerun_and_hidden_checks_in_a_sandbox(course, tmp_path):
+    """`grade batch hw5 --rerun`: the unchanged starter reproduces its prediction.txt and earns every
+    hidden point but the schedule's (its get_rate is the course's TODO); with get_rate implemented it
+    earns them all; a get_rate that raises loses the schedule's points and NoamOpt's. (A hand-edited
+    upload is checked on plain probe outputs above: the core's rerun comparison of text lines cannot
+    report a mismatch yet.)"""
+    from grader.calibrate import _run_starter
+    from grader.notebook import write_notebook
+    from grader.sandbox.registry import available_backends
+
+    backend = next((b for b in ("bwrap", "docker") if b in available_backends()), None)
+    if backend is None:
+        pytest.skip("no sandbox backend (bwrap or docker) works on this machine")
+    spec = api.assignment(HW)
+    run = _run_starter(spec, course.data_dir("hw05") / "release", tmp_path / "local", 1)
+    assert not run.error, run.error
+    honest = (tmp_path / "local" / "prediction.txt").read_text(encoding="utf-8")
+    source = (spec.folder / spec.starter.source).read_text()
+    students = {"b1": source, "b2": source + FIXED_CELL, "b3": source + BROKEN_CELL}
+    for student, src in students.items():
+        d = tmp_path / "class" / student
+        d.mkdir(parents=True)
+        (d / "prediction.txt").write_text(honest, encoding="utf-8")
+        (tmp_path / f"{student}.py").write_text(src)
+        write_notebook(tmp_path / f"{student}.py", d / "HW05.ipynb")
+    out = {o.student: o for o in api.batch(course, HW, tmp_path / "class", jobs=2, rerun=True, backend=backend)}
+    store = api.open_course(course.root).store
+
+    def checks(student):
+        return {k.test: k for k in store.checks("hw05", student)}
+
+    pts = spec.execution.points
+    schedule = "test_get_rate_is_the_inverse_square_root_warmup"
+    noam = "test_noam_optimizer_applies_the_schedule"
+    same = "test_rerun_wrote_the_uploaded_translations"
+    full = sum(pts.values())
+
+    assert out["b1"].rerun == "match", out["b1"]
+    b1 = checks("b1")
+    assert b1[schedule].status == "failed" and "instead of" in b1[schedule].message, b1[schedule]
+    assert all(k.status == "passed" for t, k in b1.items() if t != schedule), b1
+    assert out["b1"].hidden_points == pytest.approx(full - pts[schedule])
+
+    assert out["b2"].rerun == "match" and out["b2"].hidden_points == pytest.approx(full), out["b2"]
+
+    assert out["b3"].rerun == "match", out["b3"]
+    b3 = checks("b3")
+    assert b3[schedule].status == "failed" and "NotImplementedError" in b3[schedule].message, b3[schedule]
+    assert b3[noam].status == "failed" and b3[same].status == "passed"
+    assert out["b3"].hidden_points == pytest.approx(full - pts[schedule] - pts[noam])
+
+    book = {r["student_id"]: r for r in api.gradebook(course)}
+    assert all(book[b]["hw05_rerun"] == "match" for b in students)
