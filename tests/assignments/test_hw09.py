@@ -203,7 +203,9 @@ def test_rerun_and_hidden_checks_in_a_sandbox(course, ref, tmp_path):
         d.mkdir(parents=True)
         (d / "answers.json").write_text(sheet)
         write_notebook(src, d / "HW09.ipynb")
+    t0 = time.perf_counter()
     out = {o.student: o for o in api.batch(course, "hw9", tmp_path / "class", jobs=2, rerun=True, backend=backend)}
+    print(f"\nHW9 batch --rerun of 3 notebooks: {time.perf_counter() - t0:.0f} s wall")
     assert out["b1"].rerun == "match" and out["b1"].hidden_points == 0.0, out["b1"]
     assert out["b3"].rerun == "match" and out["b3"].hidden_points == pytest.approx(2.0), out["b3"]
     store = api.open_course(course.root).store
