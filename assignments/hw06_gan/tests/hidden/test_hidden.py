@@ -56,8 +56,12 @@ def reference() -> tuple[np.ndarray, np.ndarray]:
         D = conv_critic(x.shape[-1])
         g = torch.autograd.grad(D(x).sum(), x, create_graph=True)[0]
         value = ((g.flatten(1).norm(2, dim=1) - 1) ** 2).mean()
-        values.append(float(value))
-        grads.append(torch.cat([p.reshape(-1) for p in torch.autograd.grad(value, list(D.parameters()))]).numpy())
+        values.append(float(value.detach()))
+        params = list(D.parameters())
+        # allow_unused: the last layer's bias does not move the input gradient (its gradient is zero)
+        g = torch.autograd.grad(value, params, allow_unused=True)
+        grads.append(torch.cat([(gi if gi is not None else torch.zeros_like(q)).reshape(-1)
+                                for gi, q in zip(g, params)]).numpy())
     return np.array(values), np.stack(grads).astype(np.float64)
 
 
