@@ -15,7 +15,7 @@ DATA_DIR holds data/trainingset.npy and data/testingset.npy; the script writes p
     which no reconstruction error measures: a face without eyes is a simpler picture and comes back
     better than a normal one.
 The anomaly score is the sum of the two, each standardised on held-out training faces (so neither
-dominates by its scale). ROC AUC 0.82-0.85, 22-27 % above strong on both boards (ci data, three seeds).
+dominates by its scale). ROC AUC 0.80-0.85, 16-27 % above strong on both boards (ci data, five seeds).
 About 35 s of CPU on one thread, 4 s of it importing torch.
 """
 import argparse

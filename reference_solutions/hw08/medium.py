@@ -12,8 +12,8 @@ Why the structure matters: the sample's conv_autoencoder keeps a 48x4x4 code, a 
 connected sample). The sample's fully connected one squeezes a face through 3 numbers and keeps only a
 blurred average face. Here the same three convolutions (12, 24, 48 channels) feed a 64-number code:
 too small to copy an image, large enough for a face wherever it sits in the picture, so normal faces
-come back closely and what is not a face does not. ROC AUC 0.60-0.62, 8-12 % above simple on both
-boards (ci data, three seeds: tools/hw08_ladder.py and grade calibrate). About 19 s of CPU on one thread, 4 s of it
+come back closely and what is not a face does not. ROC AUC 0.58-0.62, 5-12 % above simple on both
+boards (ci data, five seeds: tools/hw08_ladder.py and grade calibrate). About 19 s of CPU on one thread, 4 s of it
 importing torch.
 """
 import argparse

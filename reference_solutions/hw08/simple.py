@@ -9,7 +9,7 @@ connected autoencoder (3072 -> 128 -> 64 -> 12 -> 3 -> ... -> 3072, ReLU, Tanh o
 reconstruction error. Model, seed, data pipeline, batch order and scoring are exactly those of the
 starter notebook (starter/hw08.py), so the unchanged starter writes the same scores.
 A 3-number code keeps only a blurred average face, so the score mostly measures how far a face is from
-that average: ROC AUC 0.54-0.57 (ci data, three seeds). About 11 s of CPU on one
+that average: ROC AUC 0.54-0.57 (ci data, five seeds). About 11 s of CPU on one
 thread, 4 s of it importing torch.
 """
 import argparse

@@ -14,7 +14,7 @@ Changes against medium:
     its first epochs, and a decaying rate leaves it under-trained).
 Normal faces come back closer than medium's, details included, so the smaller anomalies clear the
 normal faces' error: eyes and mouth swapped, eyes pushed together, pasted pieces, other objects.
-ROC AUC 0.65-0.67, 6-11 % above medium on both boards (ci data, three seeds). Most of the gain is the larger model, not the second encoder as
+ROC AUC 0.65-0.70, 6-14 % above medium on both boards (ci data, five seeds). Most of the gain is the larger model, not the second encoder as
 such: while this was built, one convolutional encoder 24 channels wide, trained as long, scored about
 the same (and a fully connected second encoder instead of the pooled one, a little less).
 About 50 s of CPU on one thread, 4 s of it importing torch.
