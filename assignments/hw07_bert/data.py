@@ -24,32 +24,38 @@ Two sources:
   set, 8 % the released dev set, the rest the released training set.
 * ``generated`` (default): English passages about generated people and towns. Entities come from
   fixed pools (every name is seen in training), facts are sentences, and the questions ask for one
-  fact each (``When was Alice Moreau born?`` -> ``5 March 1987``). ``ci`` has 1,000 / 80 / 400
-  paragraphs of about 110-160 words (3 questions each) for a window of 40 tokens; ``full`` has the
-  course's 31,690 / 4,131 / 4,957 questions on 10,524 / 1,490 / 1,586 paragraphs of about 350-450
-  words, for the course's 150-token window.
+  fact each (``When was Alice Moreau born?`` -> ``5 March 1987``; ``Which book did Anton Rowe
+  write?`` -> ``The Hidden Voyage of Stone``). ``ci`` has 1,000 / 80 / 400 paragraphs of about
+  130-260 tokens (3 questions each) for a window of 40 tokens; ``full`` has the course's
+  31,690 / 4,131 / 4,957 questions on 10,524 / 1,490 / 1,586 paragraphs of about 350-450 words, for
+  the course's 150-token window.
 
-How the passages are built, so that each level's technique is what pays:
+How the passages are built, so that each level's technique is what pays (measured with
+``tools/hw07_ladder.py`` on several seeds; the handout has the numbers):
 
 * A passage tells about two or three people (``ci``; six to eight at ``full``) and a town, each
   fact in a sentence whose word order varies: the question's cue (the person's name, the verb) may
   come before or after the answer, several words away, and a later sentence may name a person by
-  first name only. Plain sentences without answers are mixed in, so the answers lie anywhere in a
-  passage that is three or four windows long.
-* **medium** (overlapping windows, smaller ``doc_stride``): with windows that do not overlap, about
-  a third of the answers have their cue in another window than the answer itself, or straddle two
-  windows; no window then holds what is needed. Overlapping windows always have one that does.
+  first name or pronoun only. Plain sentences without answers are mixed in, so the answers lie
+  anywhere in a passage four to six windows long.
+* **medium** (overlapping windows, smaller ``doc_stride``; linear decay): with windows that do not
+  overlap, an answer is anywhere in its window, often with its cue in the window before, and the
+  long answers (book titles, 3 to 6 tokens; dates, 3) straddle two windows: no window holds what is
+  needed. With windows a quarter window apart one always does, near its middle, which is where the
+  sample's centred training windows taught the model to look.
 * **strong** (training windows not always centred on the answer): the sample code centres every
-  training window on its answer, so apart from passages too short to centre in, the answer always
-  sits at the same place of the input. A model trained from scratch learns that position instead of
-  reading; at test time the answer lies anywhere in a window. Random window offsets remove the cue.
-* **boss** (post-processing): every person has two dates (born, died) and two towns (born, worked),
-  and the passage has other people's dates and towns: the model's start and end scores often peak
-  on different candidates, so the independent argmax of the sample code gives spans that end before
-  they start (an empty answer) or run across two candidates. Choosing the best span with
-  start <= end, inside the paragraph and at most a few tokens long recovers them.
+  training window on its answer, so the answer always sits at the same place of the input. A model
+  trained from scratch learns that position instead of reading; at test time the answer lies
+  anywhere in a window. Random window offsets remove the cue, and the model has to read.
+* **boss** (post-processing): a quarter of the questions ask for a book title, and most passages
+  name two people's books in one sentence, each title's author after it (``The library keeps The
+  Silent Mill by Clara and The Long Road of Stone by Anton.``). The end of the right title sits
+  next to its cue, its start does not: the independent argmax of the sample code then runs from the
+  first title to the second one's end, and a person's two dates side by side (``lived from ... to
+  ...``) give spans that end before they start. Choosing the best span with start <= end, inside
+  the paragraph and no longer than the longest training answer recovers them.
 * Answers are exact strings: ``12,500`` people (the submission drops commas, as the course's does:
-  ``12500``), dates of three words, two-word names.
+  ``12500``), dates of three words, two-word names, titles of three to six words.
 
 The same seed gives byte-identical files (``numpy.random.default_rng(ctx.seed)`` only).
 """
@@ -66,9 +72,10 @@ import numpy as np
 SCALES = {
     # paragraphs per file, questions per file; persons / fillers per passage
     "ci": dict(paragraphs=(1000, 80, 400), questions=(3000, 240, 1200), persons=(2, 3), towns=1,
-               fillers=(2, 4), n_probe=48, probe_seq=63, probe_question=20),
+               fillers=(2, 4), pair_share=0.9, book_share=0.7, n_probe=48, probe_seq=63, probe_question=20),
     "full": dict(paragraphs=(10524, 1490, 1586), questions=(31690, 4131, 4957), persons=(6, 8), towns=2,
-                 fillers=(6, 10), n_probe=48, probe_seq=193, probe_question=40),
+                 fillers=(6, 10), pair_share=0.9, book_share=0.7, n_probe=48, probe_seq=193,
+                 probe_question=40),
 }
 FILES = ("hw7_train.json", "hw7_dev.json", "hw7_test.json")
 
@@ -97,6 +104,14 @@ RIVERS = ["Esk", "Wenning", "Calder", "Lune", "Aire", "Derwent", "Eden", "Kent",
 JOBS = ["painter", "engineer", "teacher", "baker", "sailor", "doctor", "lawyer", "farmer", "printer", "chemist",
         "architect", "pilot", "surgeon", "tailor", "weaver", "poet", "banker", "carpenter", "librarian",
         "composer", "nurse", "miner", "jeweller", "gardener", "potter"]
+# Book titles: the long answers (3 to 6 tokens), which straddle window borders and whose start and end
+# scores are far apart.
+TITLE_ADJ = ["Silent", "Golden", "Last", "Long", "Quiet", "Broken", "Hidden", "Bright", "Lost", "Wild", "Narrow",
+             "Empty", "Distant", "Burning", "Sleeping", "Crooked"]
+TITLE_NOUN = ["Harvest", "Lantern", "Orchard", "Tower", "Voyage", "Letter", "Meadow", "Song", "Road", "Garden",
+              "Mirror", "Winter", "Shore", "Ferry", "Chapel", "Mill"]
+TITLE_TAIL = ["of the North", "at Dawn", "in the Rain", "of Stone", "under the Hills", "for the King", "by the Sea",
+              "of Glass"]
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
           "November", "December"]
 
@@ -127,6 +142,18 @@ DEATH = [
     "{pron} died in {work_place} on {died_date}, after a long illness.",
     "On {died_date}, {first} died at home.",
 ]
+BOOK = [
+    "{first} wrote a book called {book}.",
+    "{book} is the best known book by {name}.",
+    "{pron} is remembered for the book {book}, which was read all over the country.",
+]
+# Two people's books in one sentence, each title's cue (its author) after it: the start scores of the
+# second title are unsure, and the independent argmax runs from the first title to the second's end.
+PAIR = [
+    "Two books came out in the same year: {book_a} by {name_a} and {book_b} by {name_b}.",
+    "The library keeps {book_a} by {first_a} and {book_b} by {first_b}.",
+    "Readers still know {book_a}, written by {first_a}, and {book_b}, written by {first_b}.",
+]
 FAMILY = [
     "{first} married {spouse} and had {children} children.",
     "With {spouse}, {first} had {children} children.",
@@ -138,6 +165,9 @@ TOWN = [
     "In {founded}, {founder} founded the town of {town}.",
     "The town of {town}, on the river {river}, was founded by {founder} in {founded}.",
 ]
+# How often a fact is asked, against 1 for the others: the long titles and the paired dates are where
+# windows and span choice matter most.
+FACT_WEIGHT = {"book": 4.0, "born_date": 1.5, "died_date": 1.5}
 # Half of the questions open with one of these: the question's length, and so where the paragraph
 # window starts in the model's input, varies as much as in the course's questions.
 PREFIXES = ["Tell me,", "According to the passage,", "In the passage above,", "Question:",
@@ -165,6 +195,7 @@ QUESTIONS = {
     "years": ["For how many years did {name} work?"],
     "died_date": ["When did {name} die?", "On what date did {name} die?"],
     "spouse": ["Who did {name} marry?", "Who was the spouse of {name}?"],
+    "book": ["Which book did {name} write?", "What is the title of the book by {name}?"],
     "children": ["How many children did {name} have?"],
     "population": ["How many people live in {town}?", "What is the population of {town}?"],
     "founded": ["In which year was {town} founded?", "When was {town} founded?"],
@@ -253,7 +284,8 @@ class _Passage:
         self.text = ""
         self.spans: dict[tuple, tuple[int, int]] = {}
 
-    def add(self, template: str, values: dict, owner: str) -> None:
+    def add(self, template: str, values: dict, owner, facts: dict | None = None) -> None:
+        """`facts` (pair sentences): template field -> (owner, fact) for the fields that are facts."""
         if self.text:
             self.text += " "
         for literal, field, _, _ in Formatter().parse(template):
@@ -261,8 +293,10 @@ class _Passage:
             if field is None:
                 continue
             value = values[field]
-            if field not in ("name", "first", "pron", "town"):
-                self.spans.setdefault((owner, field), (len(self.text), len(self.text) + len(value) - 1))
+            key = facts.get(field) if facts is not None else (
+                None if field in ("name", "first", "pron", "town") else (owner, field))
+            if key is not None:
+                self.spans.setdefault(key, (len(self.text), len(self.text) + len(value) - 1))
             self.text += value
 
 
@@ -285,7 +319,8 @@ def _generate(rng, sizes, n_paragraphs: int, n_questions: int):
     for pid in range(n_paragraphs):
         text, facts = _paragraph(rng, sizes)
         paragraphs.append(text)
-        picks = rng.permutation(len(facts))[: per[pid]]
+        weights = np.array([FACT_WEIGHT.get(f[1], 1.0) for f in facts])
+        picks = rng.choice(len(facts), size=min(int(per[pid]), len(facts)), replace=False, p=weights / weights.sum())
         for k in sorted(picks.tolist()):
             subject, field, start, end = facts[k]
             q = QUESTIONS[field][int(rng.integers(len(QUESTIONS[field])))]
@@ -309,7 +344,15 @@ def _paragraph(rng, sizes):
         used.add(firsts[-1])
     lasts = [LAST[i] for i in rng.permutation(len(LAST))[: n_persons + 2 * sizes["towns"] + n_persons]]
     towns = [TOWNS[i] for i in rng.permutation(len(TOWNS))[: 6 + sizes["towns"]]]
-    blocks = []
+    titles = set()
+    while len(titles) < n_persons:
+        adj, noun = TITLE_ADJ[int(rng.integers(len(TITLE_ADJ)))], TITLE_NOUN[int(rng.integers(len(TITLE_NOUN)))]
+        tail = " " + TITLE_TAIL[int(rng.integers(len(TITLE_TAIL)))] if rng.random() < 0.6 else ""
+        titles.add(f"The {adj} {noun}{tail}")
+    titles = sorted(titles)
+    titles = [titles[i] for i in rng.permutation(len(titles))]
+    paired = n_persons >= 2 and rng.random() < sizes["pair_share"]
+    blocks, people = [], []
     for p in range(n_persons):
         name = f"{firsts[p]} {lasts[p]}"
         born, year = _date(rng, 1820, 1960)
@@ -322,7 +365,9 @@ def _paragraph(rng, sizes):
                   "born_place": towns[int(rng.integers(len(towns)))],
                   "work_place": towns[int(rng.integers(len(towns)))],
                   "job": JOBS[int(rng.integers(len(JOBS)))], "years": str(int(rng.integers(2, 40))),
-                  "spouse": f"{other_first} {lasts[n_persons + p]}", "children": str(int(rng.integers(2, 9)))}
+                  "spouse": f"{other_first} {lasts[n_persons + p]}", "children": str(int(rng.integers(2, 9))),
+                  "book": titles[p]}
+        people.append(values)
         if values["work_place"] == values["born_place"]:
             values["work_place"] = towns[(towns.index(values["born_place"]) + 1) % len(towns)]
         if rng.random() < 0.5:
@@ -333,7 +378,9 @@ def _paragraph(rng, sizes):
             groups = [DEATH, FAMILY]
         extra = [groups[g] for g in rng.permutation(len(groups))[: int(rng.integers(1, len(groups) + 1))]]
         sentences += [group[int(rng.integers(len(group)))] for group in extra]
-        blocks.append([(s, values, name) for s in sentences])
+        if not (paired and p < 2) and rng.random() < sizes["book_share"]:
+            sentences.append(BOOK[int(rng.integers(len(BOOK)))])
+        blocks.append([(s, values, name, None) for s in sentences])
     for t in range(sizes["towns"]):
         town = towns[-1 - t]
         founders = [f for f in FIRST["m"] if f not in used]
@@ -343,15 +390,21 @@ def _paragraph(rng, sizes):
                   "founded": str(int(rng.integers(1100, 1800))), "founder": founder}
         first = int(rng.integers(2))                         # population sentence, then a founding one
         sentences = [TOWN[first], TOWN[2 + int(rng.integers(3))]]
-        blocks.append([(s, values, town) for s in sentences])
+        blocks.append([(s, values, town, None) for s in sentences])
+    if paired:
+        a, b = people[0], people[1]
+        values = {"book_a": a["book"], "name_a": a["name"], "first_a": a["first"],
+                  "book_b": b["book"], "name_b": b["name"], "first_b": b["first"]}
+        blocks.append([(PAIR[int(rng.integers(len(PAIR)))], values, None,
+                        {"book_a": (a["name"], "book"), "book_b": (b["name"], "book")})])
     lo, hi = sizes["fillers"]
     fillers = [FILLER[i] for i in rng.permutation(len(FILLER))[: int(rng.integers(lo, hi + 1))]]
-    blocks += [[(f, {}, "")] for f in fillers]
+    blocks += [[(f, {}, "", None)] for f in fillers]
 
     passage = _Passage()
     for b in rng.permutation(len(blocks)):
-        for template, values, owner in blocks[b]:
-            passage.add(template, values, owner)
+        for template, values, owner, facts in blocks[b]:
+            passage.add(template, values, owner, facts)
     facts = [(owner, field, s, e) for (owner, field), (s, e) in passage.spans.items()]
     return passage.text, facts
 
