@@ -52,7 +52,7 @@
 #     - Strong: 25mins
 #     - Boss: 2.5hrs
 #
-# Here: about half a minute per run on one CPU core, at every level.
+# Here: half a minute (the sample code) to a minute (the boss reference) per run on one CPU core.
 
 # %% [markdown]
 # ## Download Dataset
