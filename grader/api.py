@@ -502,15 +502,15 @@ def gradebook(course: Course, out: Path | None = None, now: datetime | None = No
                         latest[sub.student_id] = sub
                 for sid, sub in latest.items():
                     rows[sid][f"{spec.short}_points"] = round(sub.public_score + sub.private_score, 3)
-            continue
-        for board_name in ("public", "private"):
-            if board_name == "private" and not final:
-                continue
-            for r in leaderboard(course, spec.short, board_name, force=True, now=now, shown=False).students:
-                rows[r.student_id][f"{spec.short}_{board_name}"] = r.points
-        for r in rows.values():
-            r[f"{spec.short}_leaderboard"] = round(r.get(f"{spec.short}_public", 0) + r.get(f"{spec.short}_private", 0), 3)
-        for b in course.store.batch_results(spec.short):
+        else:
+            for board_name in ("public", "private"):
+                if board_name == "private" and not final:
+                    continue
+                for r in leaderboard(course, spec.short, board_name, force=True, now=now, shown=False).students:
+                    rows[r.student_id][f"{spec.short}_{board_name}"] = r.points
+            for r in rows.values():
+                r[f"{spec.short}_leaderboard"] = round(r.get(f"{spec.short}_public", 0) + r.get(f"{spec.short}_private", 0), 3)
+        for b in course.store.batch_results(spec.short):  # hidden checks count with or without a leaderboard
             if b.rerun_status and b.student_id in rows:
                 # A mismatch is flagged with its evidence; what it costs is the course's decision.
                 rows[b.student_id][f"{spec.short}_rerun"] = b.rerun_status

@@ -129,6 +129,11 @@ def _why(r) -> str:
     return msg[-2000:]
 
 
+def _plain(x):
+    """A numpy scalar as a Python value; strings of an object array (answer sheets) as they are."""
+    return x.item() if hasattr(x, "item") else x
+
+
 def compare(course, spec: AssignmentSpec, uploaded: bytes | None, regenerated: Path) -> Rerun:
     """Does the re-executed notebook reproduce the uploaded predictions (within tolerance)?"""
     from .data import load_answers
@@ -152,9 +157,9 @@ def compare(course, spec: AssignmentSpec, uploaded: bytes | None, regenerated: P
     else:
         bad = np.flatnonzero(a != b)
         max_dev = None
-    examples = [(ids[i].item() if hasattr(ids[i], "item") else ids[i],
-                 a[i].item() if a.ndim == 1 else f"image (largest pixel difference {dev[i]:g})",
-                 b[i].item() if b.ndim == 1 else "its regenerated version") for i in bad[:5]]
+    examples = [(_plain(ids[i]),
+                 _plain(a[i]) if a.ndim == 1 else f"image (largest pixel difference {dev[i]:g})",
+                 _plain(b[i]) if b.ndim == 1 else "its regenerated version") for i in bad[:5]]
     allowed = int(spec.execution.rerun_max_differing * len(ids))
     if bad.size <= allowed:
         note = f" ({bad.size} of {len(ids)} rows differ, within the allowed {allowed})" if bad.size else ""

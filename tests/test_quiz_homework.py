@@ -87,3 +87,30 @@ def test_a_quiz_spec_cannot_carry_a_ladder_or_a_non_additive_metric():
     raw = load_spec(TOY_ROOT / "hw97_toy_quiz").model_dump(exclude={"folder"})
     with pytest.raises(Exception, match="must add up"):
         validate(AssignmentSpec, {**raw, "metric": {"name": "accuracy"}}, TOY_ROOT / "x.yaml")
+
+
+def test_hidden_check_points_reach_the_code_column(quiz):
+    """A quiz homework with code (HW9): the batch's hidden-check points are its code column."""
+    from grader.store import BatchResult
+
+    send(quiz, "s5", {q: list(a) for q, a in keys(quiz).items()})
+    with quiz.store.session() as s:
+        s.add(BatchResult(hw="hw97", student_id="s5", sha256="0" * 64, status="graded", rerun_status="mismatch",
+                          rerun_message="cnn-1: uploaded B, regenerated C", hidden_points=1.5))
+    row = {r["student_id"]: r for r in api.gradebook(quiz, now=at(quiz, AFTER))}["s5"]
+    assert row["hw97_code"] == 1.5 and row["hw97_rerun"] == "mismatch" and "cnn-1" in row["hw97_rerun_evidence"]
+    assert row["hw97_total"] == pytest.approx(row["hw97_points"] + 1.5)
+
+
+def test_an_edited_sheet_is_a_mismatch_with_evidence(quiz, tmp_path):
+    """The rerun comparison of answer sheets: string answers, named in the evidence."""
+    from grader.execution import compare
+
+    k = {q: list(a) for q, a in keys(quiz).items()}
+    edited = dict(k, **{"cnn-1": ["D"] if k["cnn-1"] != ["D"] else ["C"]})
+    regenerated = tmp_path / "answers.json"
+    regenerated.write_text(json.dumps(k))
+    r = compare(quiz, api.assignment("hw97"), json.dumps(edited).encode(), regenerated)
+    assert r.status == "mismatch" and r.rows_differ == 1, r
+    assert r.examples[0][0] == "cnn-1" and isinstance(r.examples[0][1], str), r.examples
+    assert compare(quiz, api.assignment("hw97"), json.dumps(k).encode(), regenerated).status == "match"
