@@ -1,5 +1,6 @@
 """HW6 end to end: the drawn faces and their layout, the hidden judges, the starter, the release, archive
-submissions, the ladder (FID and AFD), and the sandbox (re-run, gradient-penalty probe, tampering)."""
+submissions, and the sandbox (re-run, gradient-penalty probe, tampering). The ladder (calibrate + verify)
+is checked by tools/hw06_ladder.py and `grade calibrate/verify hw6`; it does not yet hold on every seed."""
 
 import ast
 import importlib.util
@@ -200,3 +201,54 @@ def test_malformed_archives_get_precise_messages(prepared):
     assert "not a .tgz" in problems(b"1.png,2.png\n")
     padded = archive(imgs) + bytes(2_000_001)                     # the course's rule: *.tgz < 2 MB
     assert "over the size limit of 2,000,000 bytes" in problems(padded)
+
+
+# ------------------------------------------------------------------------------------------- the sandbox
+
+@pytest.mark.slow
+def test_rerun_and_hidden_checks_on_the_starter(prepared, tmp_path):
+    """`grade batch hw6 --rerun`: the unchanged starter reproduces its images.tgz and passes every hidden check;
+    a hand-edited copy of its images is flagged; a notebook whose gp is broken loses the gp checks' points."""
+    from grader.calibrate import _run_starter
+    from grader.notebook import write_notebook
+    from grader.sandbox.registry import available_backends
+
+    backend = next((b for b in ("bwrap", "docker") if b in available_backends()), None)
+    if backend is None:
+        pytest.skip("no sandbox backend (bwrap or docker) works on this machine")
+    c = prepared
+    spec = api.assignment("hw6")
+    # The unchanged starter's own images.tgz, trained on one thread as the sandbox re-runs it.
+    local = tmp_path / "local"
+    run = _run_starter(spec, c.data_dir("hw06") / "release", local, 1)
+    assert not run.error, run.error
+    honest = (local / "images.tgz").read_bytes()
+    with tarfile.open(fileobj=io.BytesIO(honest)) as tar:
+        files = {m.name: tar.extractfile(m).read() for m in tar.getmembers()}
+    img = np.asarray(Image.open(io.BytesIO(files["7.png"]))).copy()
+    img[10:14, 10:14] = 255 - img[10:14, 10:14]                  # a hand edit of one image
+    tampered = write_archive({n: (img if n == "7.png" else np.asarray(Image.open(io.BytesIO(b))))
+                              for n, b in files.items()})
+    source = (spec.folder / spec.starter.source).read_text()
+    broken = source.replace("((gradients.norm(2, dim=1) - 1) ** 2).mean() * 10",
+                            "((gradients.norm(2, dim=1) - 1) ** 2).sum() * 10")
+    assert broken != source
+    (tmp_path / "broken.py").write_text(broken)
+    for student, nb_source, upload in (("b1", spec.folder / spec.starter.source, honest),
+                                       ("b2", spec.folder / spec.starter.source, tampered),
+                                       ("b3", tmp_path / "broken.py", honest)):
+        d = tmp_path / "class" / student
+        d.mkdir(parents=True)
+        (d / "images.tgz").write_bytes(upload)
+        write_notebook(nb_source, d / "HW06.ipynb")
+    out = {o.student: o for o in api.batch(c, "hw6", tmp_path / "class", jobs=2, rerun=True, backend=backend)}
+    assert out["b1"].rerun == "match" and out["b1"].hidden_points == 2.0, out["b1"]
+    assert out["b2"].rerun == "mismatch" and "1 of 500 rows differ" in out["b2"].rerun_message, out["b2"]
+    store = api.open_course(c.root).store
+    failed = {s: sorted(k.test for k in store.checks("hw06", s) if k.status == "failed") for s in ("b2", "b3")}
+    assert failed["b2"] == ["test_notebook_reproduces_the_uploaded_images"], failed
+    assert failed["b3"] == ["test_gradient_penalty_backpropagates_to_the_critic",
+                            "test_gradient_penalty_matches_the_reference"], failed
+    assert out["b3"].rerun == "match" and out["b3"].hidden_points == 1.25, out["b3"]
+    book = {r["student_id"]: r for r in api.gradebook(c)}
+    assert book["b1"]["hw06_rerun"] == "match" and book["b2"]["hw06_rerun"] == "mismatch"
