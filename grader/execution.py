@@ -165,5 +165,7 @@ def compare(course, spec: AssignmentSpec, uploaded: bytes | None, regenerated: P
         note = f" ({bad.size} of {len(ids)} rows differ, within the allowed {allowed})" if bad.size else ""
         return Rerun("match", "the notebook reproduces the uploaded predictions" + note, max_dev, int(bad.size),
                      examples)
+    if max_dev is None:  # labels, answers, sentences: equal or not
+        return Rerun("mismatch", f"{bad.size} of {len(ids)} rows differ", None, int(bad.size), examples)
     return Rerun("mismatch", f"{bad.size} of {len(ids)} rows differ by more than {spec.execution.rerun_tolerance:g}"
-                 + (f" (max deviation {max_dev:.4g})" if max_dev is not None else ""), max_dev, int(bad.size), examples)
+                 f" (max deviation {max_dev:.4g})", max_dev, int(bad.size), examples)
