@@ -177,7 +177,7 @@ def check(hw, file, bundle, as_json):
     elif problems:
         err.print("\n".join(problems), soft_wrap=True)
     else:
-        console.print(f"{file or spec.submission.filename}: format OK")
+        console.print(f"{file or spec.submission.filename}: format OK", soft_wrap=True)
     sys.exit(1 if problems else 0)
 
 
