@@ -248,8 +248,8 @@ def test_rerun_and_hidden_checks_in_a_sandbox(course, tmp_path):
     """`grade batch hw7 --rerun`: the unchanged starter reproduces its result.csv and earns every hidden
     point (the valid-span check, worth nothing, fails as documented); a notebook whose span choice is
     broken loses that check's points, and the reloaded model's answers (which go through the broken
-    choice) no longer agree with its upload. (A hand-edited copy of result.csv is not here: the core's
-    rerun comparison, grader/execution.py compare(), raises on string answers that differ.)"""
+    choice) no longer agree with its upload; a hand-edited copy of result.csv is flagged with the answers
+    that differ."""
     from grader.calibrate import _run_starter
     from grader.notebook import write_notebook
     from grader.sandbox.registry import available_backends
@@ -262,8 +262,11 @@ def test_rerun_and_hidden_checks_in_a_sandbox(course, tmp_path):
     run = _run_starter(spec, c.data_dir("hw07") / "release", tmp_path / "local", 1)
     assert not run.error, run.error
     honest = read_csv(tmp_path / "local" / "result.csv")
+    tampered = [r[:] for r in honest]
+    for r in tampered[1:13]:                       # 12 answers edited by hand
+        r[1] = r[1] + " Moreau"
     source = (spec.folder / spec.starter.source).read_text()
-    students = {"b1": (source, honest), "b3": (source + BROKEN_CELL, honest)}
+    students = {"b1": (source, honest), "b2": (source, tampered), "b3": (source + BROKEN_CELL, honest)}
     for student, (src, pred) in students.items():
         d = tmp_path / "class" / student
         d.mkdir(parents=True)
@@ -283,6 +286,10 @@ def test_rerun_and_hidden_checks_in_a_sandbox(course, tmp_path):
     b1 = checks("b1")
     assert b1[valid].status == "failed" and "spans are not answers" in b1[valid].message, b1[valid]
     assert all(k.status == "passed" for t, k in b1.items() if t != valid), b1
+
+    n = len(honest) - 1
+    assert out["b2"].rerun == "mismatch" and f"12 of {n} rows differ" in out["b2"].rerun_message, out["b2"]
+    assert "Moreau" in out["b2"].rerun_message, out["b2"].rerun_message
 
     assert out["b3"].rerun == "match"
     b3 = checks("b3")
