@@ -63,14 +63,16 @@ def run_checks(checks_dir: Path, env: dict[str, Path | None], points: dict[str, 
             except subprocess.TimeoutExpired:
                 finished, log = False, ""
         if not finished:
-            return [CheckOutcome("hidden checks", "error", f"timed out after {timeout} s", 0.0, sum(points.values()))]
+            return _failed(f"timed out after {timeout} s", points)
         if not report.is_file():
-            return [CheckOutcome("hidden checks", "error", log[-1000:], 0.0, sum(points.values()))]
-        outcomes = _parse(report, points)
-        if not outcomes:  # pytest collected nothing: a broken check file, not a student's zero
-            return [CheckOutcome("hidden checks", "error", "no checks ran: " + log[-1000:], 0.0,
-                                 sum(points.values()))]
-        return outcomes
+            return _failed(log[-1000:], points)
+        # pytest collected nothing: a broken check file, not a student's zero
+        return _parse(report, points) or _failed("no checks ran: " + log[-1000:], points)
+
+
+def _failed(message: str, points: dict[str, float]) -> list[CheckOutcome]:
+    """The checks as a whole could not give a verdict: one error outcome holding all their points."""
+    return [CheckOutcome("hidden checks", "error", message, 0.0, sum(points.values()))]
 
 
 def _can_fork() -> bool:
@@ -81,7 +83,7 @@ def _can_fork() -> bool:
 
 def _forked_pytest(args: list[str], cwd: str, env: dict, timeout: float) -> tuple[bool, str]:
     """pytest.main in a forked child; (finished in time, the tail of what it printed)."""
-    import pytest  # noqa: F401  (imported once in the worker, so that every child starts with it)
+    import pytest  # imported once in the worker, so that every child starts with it
 
     log_path = Path(cwd) / "pytest.log"
     pid = os.fork()
@@ -94,9 +96,7 @@ def _forked_pytest(args: list[str], cwd: str, env: dict, timeout: float) -> tupl
             os.chdir(cwd)
             os.environ.clear()
             os.environ.update(env)
-            import pytest as child_pytest
-
-            code = int(child_pytest.main(args))
+            code = int(pytest.main(args))
         except BaseException:  # noqa: BLE001 - whatever happens, the child exits here
             pass
         finally:

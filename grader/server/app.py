@@ -29,7 +29,8 @@ API = "/api/v1"
 UPLOAD_SLACK = 64 * 1024  # multipart framing around the file itself
 
 
-ROW_ID = Annotated[int, Field(ge=1, le=2**63 - 1)]  # the store's ids are 64-bit integers
+MAX_ROW_ID = 2**63 - 1  # the store's ids are 64-bit integers
+ROW_ID = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
 
 
 class FinalsBody(BaseModel):
@@ -161,7 +162,7 @@ def create_app(course_dir: str | Path, settings: Settings | None = None) -> Fast
         return api.status(course, who.subject, hw)
 
     @app.get(f"{API}/submissions/{{submission_id}}")
-    def submission(submission_id: int = PathParam(ge=1, le=2**63 - 1), who: auth.Identity = Depends(identity)) -> dict:
+    def submission(submission_id: int = PathParam(ge=1, le=MAX_ROW_ID), who: auth.Identity = Depends(identity)) -> dict:
         """One submission; while queued, its place in the queue."""
         r = owned(who, submission_id)
         view = r.public_view()
