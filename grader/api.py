@@ -405,11 +405,21 @@ def leaderboard(course: Course, hw: str, board: str = "public", force: bool = Fa
         raise Refused(f"the private board of {spec.short} stays hidden until the deadline "
                       f"({course.deadline(spec.short)}); instructors may pass --force")
     subs = course.store.submissions(hw=spec.short)
+    finals, limits, who = course.store.finals(spec.short), thresholds(course, spec), names(course)
+
+    def build(rows):
+        return lb.build(spec, rows, finals, limits, who, board=board, n_fallback=course.limit_finals(spec))
+
+    b = build(subs)
     if board == "public" and shown:
+        # Ranked by what students are shown; the levels and points stay those of the true scores
+        # (a boss score rounded up past the threshold still earns boss).
         values = _shown_scores(course, spec, subs)
-        subs = [_with_public(s, values.get(s.id)) if s.status == "scored" else s for s in subs]
-    b = lb.build(spec, subs, course.store.finals(spec.short), thresholds(course, spec), names(course),
-                 board=board, n_fallback=course.limit_finals(spec))
+        true = {r.student_id: r for r in b.rows}
+        b = build([_with_public(s, values.get(s.id)) if s.status == "scored" else s for s in subs])
+        for r in b.rows:
+            if r.student_id in true:
+                r.levels, r.points = true[r.student_id].levels, true[r.student_id].points
     for r in b.rows:  # boards speak the course's local time
         r.last = r.last.astimezone(course.tz) if r.last else None
     return b

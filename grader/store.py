@@ -174,6 +174,9 @@ class CheckResult(Base):
     max_points: Mapped[float] = mapped_column(Float, default=0.0)
     created_at: Mapped[datetime] = mapped_column(UTC, default=utcnow)
 
+    def __repr__(self) -> str:  # what a failed assertion or a log line shows: the verdict and why
+        return f"<{self.test}: {self.status} {self.points:g}/{self.max_points:g} {self.message[:300]!r}>"
+
 
 class Event(Base):
     __tablename__ = "events"

@@ -54,6 +54,20 @@ def test_students_see_rounded_and_laddered_scores_points_use_the_true_ones(calib
     assert board.students[0].points == true.students[0].points
 
 
+def test_a_shown_score_never_moves_a_row_across_a_baseline(calibrated, monkeypatch):
+    """However rounding or the Ladder changes what is shown (here: a perfect 0 for everyone, past every
+    threshold of this lower-is-better metric), a row earns the levels its true score passes."""
+    sub(calibrated, "s1", variant(calibrated, "simple", 0))
+    sub(calibrated, "s2", variant(calibrated, "strong", 0))
+    monkeypatch.setattr(api, "_shown_scores", lambda course, spec, subs: {s.id: 0.0 for s in subs})
+    board = api.leaderboard(calibrated, "hw99", "public", now=at(calibrated, BEFORE))
+    true = api.leaderboard(calibrated, "hw99", "public", now=at(calibrated, BEFORE), shown=False)
+    assert {r.score for r in board.students} == {0.0}
+    levels = {r.student_id: (r.levels, r.points) for r in true.students}
+    assert levels["s1"][0] == ["simple"] and levels["s2"][0] == ["simple", "medium", "strong"]
+    assert {r.student_id: (r.levels, r.points) for r in board.students} == levels
+
+
 def test_the_probing_report_waits_for_the_deadline(calibrated):
     for k, level in enumerate(["simple", "medium", "strong", "boss", "strong"]):
         sub(calibrated, f"s{k}", variant(calibrated, level, k))

@@ -63,3 +63,29 @@ def test_a_threaded_worker_does_not_fork():
         stop.set()
         t.join()
     assert hidden._can_fork() == before
+
+
+TORCH_CHECK = """
+import torch
+def test_backward():
+    x = torch.randn(64, 3, 32, 32, requires_grad=True)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.Flatten(), torch.nn.Linear(8 * 30 * 30, 4))
+    net(x).sum().backward()
+    a = torch.randn(800, 800)
+    assert torch.isfinite(a @ a).all() and x.grad is not None
+"""
+
+
+def test_checks_using_torch_after_the_worker_ran_torch_in_parallel(tmp_path, mode):
+    """A forked copy of a worker whose OpenMP pool ran (HW6's FID features on the host) used to hang in its
+    first parallel region until the timeout; the checks now run."""
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        a = torch.randn(800, 800, requires_grad=True)
+        (a @ a).sum().backward()
+        out = hidden.run_checks(write(tmp_path, TORCH_CHECK), {}, {"test_backward": 1.0}, timeout=60)
+    finally:
+        torch.set_num_threads(before)
+    assert [(o.test, o.status) for o in out] == [("test_backward", "passed")], out
