@@ -68,10 +68,10 @@ def _laddered(hw: str) -> AssignmentSpec:
     return spec
 
 
-def calibrate(course: Course, hw: str, jobs: int = 2, progress=None):
+def calibrate(course: Course, hw: str, jobs: int = 2, progress=None, with_starter: bool = False):
     from . import calibrate as calib
 
-    return calib.calibrate(course, _laddered(hw), jobs=jobs, progress=progress)
+    return calib.calibrate(course, _laddered(hw), jobs=jobs, progress=progress, with_starter=with_starter)
 
 
 def verify(course: Course, hw: str, jobs: int = 2, progress=None):

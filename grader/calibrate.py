@@ -185,8 +185,11 @@ def _check_starter(spec: AssignmentSpec, rep: LadderReport) -> None:
                                 f"({rep.thresholds[('medium', board)]:.5g})")
 
 
-def calibrate(course, spec: AssignmentSpec, jobs: int = 2, progress=None) -> LadderReport:
-    rep = run_ladder(course, spec, with_starter=False, jobs=jobs, progress=progress)
+def calibrate(course, spec: AssignmentSpec, jobs: int = 2, progress=None, with_starter: bool = False) -> LadderReport:
+    """Run the four references and record their thresholds. `with_starter` also runs the unchanged starter
+    in the same pass and refuses to record unless it reaches simple and not medium (what `verify` checks
+    later against the recorded thresholds), so one pass proves the whole ladder."""
+    rep = run_ladder(course, spec, with_starter=with_starter, jobs=jobs, progress=progress)
     if rep.problems:
         raise GradeError(f"calibration of {spec.short} failed; nothing recorded:\n  " + "\n  ".join(rep.problems))
     with course.store.session() as s:

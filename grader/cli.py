@@ -265,10 +265,11 @@ def batch(hw, folder, jobs, rerun, backend, executor, address, course_dir, as_js
         err.print(f"  {o.student}: {o.status} — {o.message[:160]}", soft_wrap=True)
 
 
-def _ladder_cmd(fn, hw, jobs, course_dir, as_json, verb):
+def _ladder_cmd(fn, hw, jobs, course_dir, as_json, verb, **options):
     course = api.open_course(course_dir)
-    with progress_bar(f"{verb} {hw}", enabled=not as_json, total=5 if verb == "verify" else 4) as bar:
-        rep = fn(course, hw, jobs, progress=lambda name, r: bar.advance(name))
+    total = 5 if verb == "verify" or options.get("with_starter") else 4
+    with progress_bar(f"{verb} {hw}", enabled=not as_json, total=total) as bar:
+        rep = fn(course, hw, jobs, progress=lambda name, r: bar.advance(name), **options)
     rows = [{"run": n, "public": r.public, "private": r.private,
              **{f"{k} (public/private)": f"{a:.4g} / {b:.4g}" for k, (a, b) in r.extra.items()},
              "seconds": f"{r.seconds:.1f}", "error": r.error[:80]} for n, r in rep.runs.items()]
@@ -287,11 +288,13 @@ def _ladder_cmd(fn, hw, jobs, course_dir, as_json, verb):
 @main.command()
 @click.argument("hw")
 @jobs_opt
+@click.option("--with-starter", is_flag=True,
+              help="Also run the unchanged starter; record nothing unless it reaches simple and not medium.")
 @course_opt
 @json_opt
-def calibrate(hw, jobs, course_dir, as_json):
+def calibrate(hw, jobs, with_starter, course_dir, as_json):
     """Run the reference solutions and record the baseline thresholds."""
-    _ladder_cmd(api.calibrate, hw, jobs, course_dir, as_json, "calibrate")
+    _ladder_cmd(api.calibrate, hw, jobs, course_dir, as_json, "calibrate", with_starter=with_starter)
 
 
 @main.command()

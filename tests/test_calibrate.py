@@ -63,3 +63,22 @@ def test_a_crashing_reference_is_reported(course, monkeypatch, tmp_path):
     monkeypatch.setattr(api, "assignment", lambda hw: spec.model_copy(update={"baselines": refs}))
     with pytest.raises(GradeError, match="boss: exit code 1: boom: no GPU here"):
         api.calibrate(course, "hw99")
+
+
+def test_calibrate_with_the_starter_proves_the_ladder_in_one_pass(course, monkeypatch, tmp_path):
+    rep = api.calibrate(course, "hw99", with_starter=True)
+    assert rep.ok and "starter" in rep.runs and course.store.baselines("hw99")
+    # a starter that already does the homework (the features used) is refused, nothing recorded
+    spec = api.assignment("hw99")
+    solved = tmp_path / "solved.py"
+    solved.write_text((spec.folder / spec.starter.source).read_text().replace(
+        "return np.full(len(test), train[:, -1].mean())",
+        "X, y = train[:, 1:-1], train[:, -1]\n"
+        "    w = np.linalg.lstsq(np.c_[X, np.ones(len(X))], y, rcond=None)[0]\n"
+        "    return np.c_[test[:, 1:], np.ones(len(test))] @ w"))
+    other = course.__class__.init(tmp_path / "other")
+    bad = spec.model_copy(update={"starter": spec.starter.model_copy(update={"source": str(solved)})})
+    monkeypatch.setattr(api, "assignment", lambda hw: bad)
+    with pytest.raises(GradeError, match="unchanged starter .* already reaches medium"):
+        api.calibrate(other, "hw99", with_starter=True)
+    assert other.store.baselines("hw99") == []

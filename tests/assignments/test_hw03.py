@@ -155,11 +155,11 @@ def test_malformed_submissions_get_precise_messages(prepared):
 
 
 @pytest.mark.slow
-def test_ladder_calibrates_and_verifies(tmp_path):
+def test_ladder_calibrates_with_the_starter(tmp_path):
     c = make(tmp_path)
-    cal = api.calibrate(c, "hw3")
-    assert cal.ok, cal.problems
-    rep = api.verify(c, "hw3")
+    # One pass: calibrate runs the starter too and records nothing unless it lands between simple and
+    # medium, which is what verify checks (tests/test_calibrate.py covers verify itself).
+    rep = api.calibrate(c, "hw3", with_starter=True)
     assert rep.ok, rep.problems
     for board in ("public", "private"):
         scores = [getattr(rep.runs[lv], board) for lv in LEVELS]

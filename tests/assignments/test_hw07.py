@@ -219,11 +219,11 @@ def test_check_and_submit_give_precise_messages(course, bundle, tmp_path):
 
 
 @pytest.mark.slow
-def test_ladder_calibrates_and_verifies(course):
+def test_ladder_calibrates_with_the_starter(course):
     c = course
-    cal = api.calibrate(c, HW)
-    assert cal.ok, cal.problems
-    rep = api.verify(c, HW)
+    # One pass: calibrate runs the starter too and records nothing unless it lands between simple and
+    # medium, which is what verify checks (tests/test_calibrate.py covers verify itself).
+    rep = api.calibrate(c, HW, with_starter=True)
     assert rep.ok, rep.problems
     for board in ("public", "private"):
         scores = [getattr(rep.runs[lv], board) for lv in LEVELS]
