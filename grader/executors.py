@@ -22,6 +22,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 
 from .errors import GradeError
+from .forksafe import single_threaded_torch
 
 RAY_RETRIES = 2
 
@@ -41,7 +42,8 @@ class LocalExecutor:
     def run(self, fn: Callable, items: list, args: Iterable, resources: Resources,
             done: Callable[[object, object, BaseException | None], None], timeout_s: float | None = None) -> None:
         """Call `fn(*item_args)` for each item; `done(item, result, error)` as each finishes."""
-        with ProcessPoolExecutor(max_workers=self.jobs) as pool:
+        # forked workers: torch on one thread each (grader/forksafe.py), as the sandbox runs it anyway
+        with ProcessPoolExecutor(max_workers=self.jobs, initializer=single_threaded_torch) as pool:
             futures = {pool.submit(fn, *a): item for item, a in zip(items, args)}
             for fut in as_completed(futures):
                 try:

@@ -29,6 +29,8 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..forksafe import single_threaded_torch
+
 
 @dataclass
 class CheckOutcome:
@@ -96,7 +98,7 @@ def _forked_pytest(args: list[str], cwd: str, env: dict, timeout: float) -> tupl
             os.chdir(cwd)
             os.environ.clear()
             os.environ.update(env)
-            _single_threaded_torch()
+            single_threaded_torch()  # see grader/forksafe.py
             code = int(pytest.main(args))
         except BaseException:  # noqa: BLE001 - whatever happens, the child exits here
             pass
@@ -113,14 +115,6 @@ def _forked_pytest(args: list[str], cwd: str, env: dict, timeout: float) -> tupl
             return False, ""
         time.sleep(0.005)
     return True, log_path.read_text(errors="replace") if log_path.is_file() else ""
-
-
-def _single_threaded_torch() -> None:
-    """In a forked child, a parallel region of the OpenMP pool the worker's torch started (FID features,
-    an earlier student's checks) waits forever for threads that were not copied: the checks run on one."""
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        torch.set_num_threads(1)
 
 
 def _parse(report: Path, points: dict[str, float]) -> list[CheckOutcome]:
