@@ -182,16 +182,16 @@ def test_malformed_submissions_get_precise_messages(prepared):
 
 
 @pytest.mark.slow
-def test_ladder_calibrates_and_verifies(tmp_path):
+def test_ladder_calibrates_with_the_starter(tmp_path):
     c = make(tmp_path)
-    cal = api.calibrate(c, "hw11")
-    assert cal.ok, cal.problems
-    rep = api.verify(c, "hw11")
+    # One pass: calibrate runs the starter too and records nothing unless it lands between simple and
+    # medium, which is what verify checks (tests/test_calibrate.py covers verify itself).
+    rep = api.calibrate(c, "hw11", with_starter=True)
     assert rep.ok, rep.problems
     for board in ("public", "private"):
         scores = [getattr(rep.runs[lv], board) for lv in LEVELS]
         assert scores == sorted(scores)
-        assert rep.runs["starter"].public is not None
+    assert rep.runs["starter"].pred.read_bytes() == rep.runs["simple"].pred.read_bytes()
     print("\nHW11: " + ", ".join(f"{n} {r.public:.3f}/{r.private:.3f} ({r.seconds:.0f}s)" for n, r in rep.runs.items())
           + f"; {sum(r.seconds for n, r in rep.runs.items() if n != 'starter'):.0f} s of reference runs")
 
