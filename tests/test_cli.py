@@ -80,3 +80,10 @@ def test_config_errors_print_without_traceback(tmp_path):
     (tmp_path / "course.yaml").write_text("name: x\ndaily_limit: zero\n")
     r = CliRunner().invoke(main, ["leaderboard", "hw1", "--course", str(tmp_path)])
     assert r.exit_code == 2 and "course.yaml: daily_limit:" in r.output and "Traceback" not in r.output
+
+
+def test_calibrate_with_the_starter_through_the_cli(course):
+    r = run("calibrate", "hw99", "--with-starter", "--json", "--course", course.root)
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    assert out["ok"] and [row["run"] for row in out["runs"]][-1] == "starter"
