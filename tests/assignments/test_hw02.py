@@ -72,7 +72,9 @@ def test_generated_layout_matches_the_course(prepared):
         feat = torch.load(lib / "feat" / "train" / f"{utt}.pt")             # what the notebook calls
         assert feat.dtype == torch.float32 and feat.ndim == 2 and feat.shape[1] == 39
         assert len(labels[utt]) == len(feat), f"{utt}: a label per frame"
-        assert np.allclose(feat.mean(0), 0, atol=1e-4) and np.allclose(feat.std(0), 1, atol=1e-2), "CMVN"
+        # CMVN per utterance with the population std (torch's default std divides by n - 1, which for a
+        # 48-frame utterance is 1 % off and failed on some seeds)
+        assert np.allclose(feat.mean(0), 0, atol=1e-4) and np.allclose(feat.std(0, correction=0), 1, atol=1e-4), "CMVN"
     classes = np.concatenate(list(labels.values()))
     assert classes.min() == 0 and classes.max() == 40 and len(np.unique(classes)) == 41, "41 phone classes"
 
