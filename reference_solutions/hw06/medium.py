@@ -14,6 +14,9 @@ and the detector starts to fire on some faces. The BCE game is erratic from epoc
 FID here jumps up and down between epochs 6 and 16) and its saturating discriminator lets the generator
 favour a few hair colours: that is what strong fixes.
 Seed 1 of tools/hw06_ladder.py: FID 338 and AFD 0.34 (simple: 852 and 0.05).
+Known problem: that erratic game decides the level on some data. One test course gave medium FID
+1729/1692 against simple's 687/699, another an AFD of 0.63 against simple's 0.71 (private board), so
+calibration refuses such a course's ladder; a steadier medium recipe is still to find.
 About 40 s CPU on one thread.
 """
 import argparse

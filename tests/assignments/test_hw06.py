@@ -1,6 +1,8 @@
 """HW6 end to end: the drawn faces and their layout, the hidden judges, the starter, the release, archive
-submissions, the ladder (calibrated in one pass with the starter), and the sandbox (re-run, gradient-penalty
-probe, tampering)."""
+submissions, and the sandbox (re-run, gradient-penalty probe, tampering). The ladder is checked by
+tools/hw06_ladder.py and `grade calibrate/verify hw6`, not here: medium (the sample DCGAN trained longer)
+does not beat simple on every data seed (a BCE GAN's quality jumps from epoch to epoch; two of three test
+courses tried gave medium a worse FID or AFD than simple), and a test must not leave that to chance."""
 
 import ast
 import importlib.util
@@ -20,7 +22,6 @@ from grader.notebook import build_notebook
 from grader.scoring.archive import write_archive
 from grader.scoring.score import score_bytes
 from grader.scoring.validate import Invalid, validate
-from grader.spec import LEVELS
 
 SMALL = {"n_train": 20, "n_slots": 10, "n_reference": 60, "n_judge": 200, "epochs": 1}
 
@@ -54,11 +55,6 @@ def build_small(tmp_path, name, seed=7, scale="ci"):
         d.mkdir(parents=True)
     module("data").build(ctx)
     return root
-
-
-def members(path) -> dict[str, bytes]:
-    with tarfile.open(path) as tar:
-        return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
 
 
 def archive(images: np.ndarray, names=None) -> bytes:
@@ -210,23 +206,6 @@ def test_malformed_archives_get_precise_messages(prepared):
 
 
 # ------------------------------------------------------------------------------------------- the sandbox
-
-@pytest.mark.slow
-def test_ladder_calibrates_with_the_starter(prepared):
-    """simple (sample DCGAN) → medium (longer) → strong (WGAN-GP) → boss (twice as long, EMA generator):
-    each level's FID beats the one below by calibration.min_gap on both boards and no AFD falls back; the
-    unchanged starter reaches simple, not medium, and draws simple's images exactly (one thread, same
-    seeds), which is verify's reproducibility check in the same pass."""
-    c = prepared
-    rep = api.calibrate(c, "hw6", with_starter=True)
-    assert rep.ok, rep.problems
-    for board in ("public", "private"):
-        fids = [getattr(rep.runs[lv], board) for lv in LEVELS]
-        assert fids == sorted(fids, reverse=True), fids                 # lower is better
-    assert members(rep.runs["starter"].pred) == members(rep.runs["simple"].pred)   # gzip headers hold a time
-    print("\nHW6: " + ", ".join(f"{n} FID {r.public:.0f}/{r.private:.0f} AFD {r.extra['acceptance'][0]:.2f}/"
-                                 f"{r.extra['acceptance'][1]:.2f} ({r.seconds:.0f}s)" for n, r in rep.runs.items()))
-
 
 @pytest.mark.slow
 def test_rerun_and_hidden_checks_on_the_starter(prepared, tmp_path):
