@@ -1,6 +1,8 @@
 """Forked workers after the parent's torch ran in parallel: a local batch's process pool must not hang
 (the hidden checks' forked child is covered in tests/scoring/test_hidden.py)."""
 
+import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -32,8 +34,13 @@ def test_local_workers_compute_after_the_parent_ran_torch_in_parallel(tmp_path):
     pytest.importorskip("torch")
     script = tmp_path / "fork_after_torch.py"
     script.write_text(SCRIPT)
+    # its own session: a hung pool worker is killed with the script, not left behind
+    p = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, start_new_session=True)
     try:
-        p = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+        out, err = p.communicate(timeout=120)
     except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.communicate()
         pytest.fail("a forked worker hung in torch's first parallel region")
-    assert p.returncode == 0 and p.stdout.strip() == "ok", p.stderr[-2000:]
+    assert p.returncode == 0 and out.strip() == "ok", err[-2000:]
