@@ -8,7 +8,7 @@ Everything as in strong.py (the sample DCGAN generator, the WGAN-GP critic with 
 Sigmoid, gp = 10 * E[(|grad D(x_hat)|_2 - 1)^2], Adam lr 2e-4 betas (0.0, 0.9), the same seeds, so its
 first 16 epochs are strong's run exactly), plus:
   * 34 epochs instead of 16: WGAN-GP keeps improving where the DCGAN's discriminator saturated;
-  * an EMA copy of the generator, G_ema <- 0.99 * G_ema + 0.01 * G after every generator step, started
+  * an EMA copy of the generator, G_ema <- 0.99 * G_ema + 0.01 * G after every training step, started
     from G halfway through (an average that still remembers the random initial weights is a blur). The
     last iterate of the adversarial game oscillates around a good generator; the average sits nearer to
     it;
@@ -113,14 +113,10 @@ def gradient_penalty(D, r_imgs, f_imgs, lambda_gp):
 
 @torch.no_grad()
 def ema_update(G_ema, G, decay):
-    """G_ema <- decay * G_ema + (1 - decay) * G, weights and batch-norm running statistics alike."""
+    """G_ema <- decay * G_ema + (1 - decay) * G, the weights only: G_ema's batch-norm statistics are
+    recomputed before sampling (recalibrate_bn), so averaging G's would be thrown away."""
     for e, p in zip(G_ema.parameters(), G.parameters()):
         e.lerp_(p, 1 - decay)
-    for e, b in zip(G_ema.buffers(), G.buffers()):
-        if e.dtype.is_floating_point:
-            e.lerp_(b, 1 - decay)
-        else:
-            e.copy_(b)              # num_batches_tracked
 
 
 @torch.no_grad()
