@@ -5,6 +5,7 @@ does not beat simple on every data seed (a BCE GAN's quality jumps from epoch to
 courses tried gave medium a worse FID or AFD than simple), and a test must not leave that to chance."""
 
 import ast
+import copy
 import importlib.util
 import io
 import re
@@ -129,6 +130,33 @@ def test_judges_tell_real_faces_from_what_weak_generators_draw(prepared):
     black = (c.data_dir("hw06") / "release" / "sample_submission.tgz").read_bytes()
     s = score_bytes(spec, answers, black, "images.tgz")
     assert s.public > 5 * fid["real"] and s.extra["acceptance"] == (0.0, 0.0)
+
+
+
+def test_a_detector_that_rejects_real_faces_is_recalibrated_and_a_good_one_is_left_alone(prepared):
+    """The detector's acceptance of real faces is fixed at 99 % of a held-out draw, whatever the CPU made of
+    its four epochs; the calibration only ever makes it more lenient."""
+    import torch
+
+    grading, faces, data = module("grading"), module("faces"), module("data")
+    hidden = prepared.data_dir("hw06") / "hidden"
+    _, det = grading.judges(hidden)
+    det = copy.deepcopy(det)
+    rng = np.random.default_rng(5)
+    real, fresh = faces.draw_faces(rng, 1000, 32), faces.draw_faces(rng, 500, 32)
+
+    def accepted(net, x) -> float:
+        with torch.no_grad():
+            return float((torch.sigmoid(net(grading.to_tensor(x))) > grading.ACCEPT).float().mean())
+
+    with torch.no_grad():
+        det.fc[-1].bias -= 4.0  # a detector that turned out strict
+    assert accepted(det, fresh) < 0.9
+    data._calibrate_detector(det, grading, real)
+    assert accepted(det, fresh) >= 0.97
+    bias = det.fc[-1].bias.clone()
+    data._calibrate_detector(det, grading, real)  # already calibrated: nothing moves
+    assert torch.equal(det.fc[-1].bias, bias)
 
 
 # --------------------------------------------------------------------------------------------- starter
