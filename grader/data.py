@@ -202,6 +202,9 @@ def _write_sample(path: Path, spec: AssignmentSpec, ids: np.ndarray) -> None:
     if sub.kind == "choices":  # every question, unanswered
         path.write_text(json.dumps({str(i): "" for i in ids.tolist()}, indent=1) + "\n", encoding="utf-8")
         return
+    if sub.kind == "weights":  # only the homework knows its network's shapes
+        raise GradeError(f"{spec.folder / 'data.py'}: a weights homework's build() must write "
+                         f"release/{sub.sample_name} (a state dict of the course's network)")
     if sub.kind == "archive":  # every expected member, as a black image of the right size
         from .scoring.archive import write_archive
 

@@ -61,12 +61,18 @@ def _course(root: Path, source: str, specs: list[AssignmentSpec]) -> Course:
 def read_predictions(spec: AssignmentSpec, path: Path, ids: np.ndarray) -> np.ndarray:
     """A reference's prediction file as values in the order of `ids` (parsed like any submission)."""
     checked = validate(path.read_bytes(), path.name, spec.submission, ids)
+    if spec.submission.kind == "weights":  # one state dict covers every row
+        return checked.values
     order = {k: i for i, k in enumerate(checked.ids.tolist())}
     return checked.values[[order[k] for k in ids.tolist()]]
 
 
 def render(spec: AssignmentSpec, ids: np.ndarray, values: np.ndarray, header: str | None = None) -> bytes:
     sub = spec.submission
+    if sub.kind == "weights":
+        from .scoring.weights import write_weights
+
+        return write_weights(values)
     if sub.kind == "lines":
         return "".join(f"{v}\n" for v in values.tolist()).encode()
     if sub.kind == "archive":
@@ -84,7 +90,10 @@ def render(spec: AssignmentSpec, ids: np.ndarray, values: np.ndarray, header: st
 
 def blend(rng, better: np.ndarray, worse: np.ndarray, weight: float) -> np.ndarray:
     """Somewhere between two levels' predictions: numbers interpolated (plus a little noise), labels
-    and sentences taken from the weaker level for a `weight` share of the rows."""
+    and sentences taken from the weaker level for a `weight` share of the rows; weights (a network) are
+    not mixed: the weaker network with probability `weight`."""
+    if isinstance(better, dict):
+        return worse if rng.random() < weight else better
     if better.dtype.kind == "f":
         out = (1 - weight) * better + weight * worse
         return out + rng.normal(0, 0.02 * (np.std(better) or 1.0), len(out))
@@ -96,6 +105,14 @@ def blend(rng, better: np.ndarray, worse: np.ndarray, weight: float) -> np.ndarr
 
 def malformed(rng, spec: AssignmentSpec, ids: np.ndarray, values: np.ndarray) -> tuple[bytes, str]:
     """One of the ways real uploads go wrong, in this homework's format."""
+    if spec.submission.kind == "weights":
+        if rng.random() < 0.5:
+            data = render(spec, ids, values)
+            return data[: len(data) // 2], "a truncated file"
+        broken = dict(values)
+        first = next(iter(broken))
+        broken[first] = np.full_like(broken[first], np.nan)
+        return render(spec, ids, broken), "NaN weights"
     if spec.submission.kind == "archive":
         if rng.random() < 0.5:
             return render(spec, ids[:-3], values[:-3]), "missing images"
@@ -138,9 +155,13 @@ def simulate(course: Course, spec: AssignmentSpec, students, rng, tick=None) -> 
     refs = {lv: read_predictions(spec, course.calibration_dir(spec.short) / lv / spec.submission.filename, answers_ids)
             for lv in LEVELS}
     # Weaker than simple: the simple predictions with a third of the rows taken from other rows.
-    weakest = refs["simple"].copy()
-    swap = rng.random(len(weakest)) < 0.33
-    weakest[swap] = rng.permutation(refs["simple"])[swap]
+    if spec.submission.kind == "weights":  # weights do not mix: the released, untrained network
+        sample = course.data_dir(spec.short) / "release" / spec.submission.sample_name
+        weakest = read_predictions(spec, sample, answers_ids)
+    else:
+        weakest = refs["simple"].copy()
+        swap = rng.random(len(weakest)) < 0.33
+        weakest[swap] = rng.permutation(refs["simple"])[swap]
     ladder = [weakest] + [refs[lv] for lv in LEVELS]
     deadline = deadline_of(spec)
     day0 = (deadline - timedelta(days=DAYS - 1)).replace(hour=9, minute=0)

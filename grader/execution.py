@@ -149,6 +149,8 @@ def compare(course, spec: AssignmentSpec, uploaded: bytes | None, regenerated: P
     except Invalid as e:
         return Rerun("error", str(e))
     a, b = align(up, ids), align(re, ids)
+    if spec.submission.kind == "weights":
+        return _compare_weights(a, b, spec.execution.rerun_tolerance)
     if a.ndim > 1 or a.dtype.kind in "fc":  # numbers within the tolerance; images: each one's largest pixel gap
         diff = np.abs(a.astype(float) - b.astype(float))
         dev = diff.reshape(len(diff), -1).max(axis=1) if diff.ndim > 1 else diff
@@ -169,3 +171,20 @@ def compare(course, spec: AssignmentSpec, uploaded: bytes | None, regenerated: P
         return Rerun("mismatch", f"{bad.size} of {len(ids)} rows differ", None, int(bad.size), examples)
     return Rerun("mismatch", f"{bad.size} of {len(ids)} rows differ by more than {spec.execution.rerun_tolerance:g}"
                  f" (max deviation {max_dev:.4g})", max_dev, int(bad.size), examples)
+
+
+def _compare_weights(up: dict, re: dict, tolerance: float) -> Rerun:
+    """Tensor by tensor: the same names and shapes, every number within the tolerance."""
+    if list(up) != list(re) or any(up[k].shape != re[k].shape for k in up):
+        shapes = lambda w: ", ".join(f"{k} {tuple(v.shape)}" for k, v in list(w.items())[:6])
+        return Rerun("mismatch", f"the regenerated weights have other tensors: uploaded [{shapes(up)}], "
+                     f"regenerated [{shapes(re)}]", None, len(set(up) ^ set(re)) or len(up),
+                     [("tensors", shapes(up), shapes(re))])
+    dev = {k: float(np.max(np.abs(up[k] - re[k]))) if up[k].size else 0.0 for k in up}
+    bad = [k for k, d in dev.items() if d > tolerance]
+    max_dev = max(dev.values(), default=0.0)
+    if not bad:
+        return Rerun("match", "the notebook reproduces the uploaded weights", max_dev, 0, [])
+    examples = [(k, f"tensor {tuple(up[k].shape)}", f"differs by up to {dev[k]:.4g}") for k in bad[:5]]
+    return Rerun("mismatch", f"{len(bad)} of {len(up)} tensors differ by more than {tolerance:g} "
+                 f"(max deviation {max_dev:.4g})", max_dev, len(bad), examples)

@@ -65,6 +65,13 @@ class ArchiveSpec(Strict):
     max_unpacked_bytes: int = Field(256 * 2**20, gt=0)
 
 
+class WeightsSpec(Strict):
+    """A state dict file (`torch.save(model.state_dict())`): bounds on what it may hold."""
+
+    max_tensors: int = Field(64, gt=0)
+    max_numbers: int = Field(1_000_000, gt=0)
+
+
 class SubmissionSpec(Strict):
     """What a valid submission looks like.
 
@@ -75,9 +82,13 @@ class SubmissionSpec(Strict):
     the values are the decoded images. ``columns`` names the id and the answers file's value column.
     ``choices``: a JSON object, question id → the option letters chosen (`"B"` or `["A", "C"]`), as the
     course's multiple-choice homeworks (HW9, HW14); the value is the chosen letters, sorted (`"AC"`).
+    ``weights``: a state dict saved with `torch.save` (HW12's policy network), loaded on the host with
+    `weights_only=True`; the value is {tensor name: float32 array}. The rows are the answers file's items
+    (HW12: episodes on hidden seeds) and the homework's `grading.py` makes each row's number from the
+    weights with course code; the file itself has no rows, so there are no ids to check.
     """
 
-    kind: Literal["csv", "lines", "archive", "choices"] = "csv"
+    kind: Literal["csv", "lines", "archive", "choices", "weights"] = "csv"
     filename: str
     id_column: str
     columns: dict[str, Literal["int", "float", "str"]]  # ordered: the exact header
@@ -85,6 +96,7 @@ class SubmissionSpec(Strict):
     allow_empty: bool = False  # lines: may a line be empty?
     archive: ArchiveSpec | None = None  # archive: what every member must be
     options: str = "ABCDE"  # choices: the letters a question may be answered with
+    weights: WeightsSpec = WeightsSpec()  # weights: how many tensors and numbers a file may hold
 
     @model_validator(mode="after")
     def _id_in_columns(self):
@@ -96,6 +108,8 @@ class SubmissionSpec(Strict):
             raise ValueError("columns: a lines submission has an int id (the line number) and a str value")
         if self.kind == "choices" and any(t != "str" for t in self.columns.values()):
             raise ValueError("columns: a choices submission has str question ids and str answers")
+        if self.kind == "weights" and self.columns[self.id_column] != "int":
+            raise ValueError("columns: a weights submission's rows are numbered items (episodes): an int id")
         if self.kind == "archive" and (self.archive is None or self.columns[self.id_column] != "str"):
             raise ValueError("archive: an archive submission needs `archive:` (the image format) and str ids "
                              "(member names)")
@@ -109,7 +123,8 @@ class SubmissionSpec(Strict):
     def sample_name(self) -> str:
         """The released example submission: the format to copy, with every expected id."""
         return {"lines": "sample_submission.txt", "archive": "sample_submission.tgz",
-                "choices": "sample_submission.json"}.get(self.kind, "sample_submission.csv")
+                "choices": "sample_submission.json", "weights": "sample_submission.pt"}.get(self.kind,
+                                                                                          "sample_submission.csv")
 
 
 class MetricSpec(Strict):
@@ -242,6 +257,9 @@ class AssignmentSpec(Strict):
                 raise ValueError(f"{key}.direction: {ms.name} is {m.direction}-is-better, not {ms.direction}")
             if not m.paired and not ms.reference and m.needs_reference:
                 raise ValueError(f"{key}.reference: {ms.name} compares with a hidden reference file; name it")
+            if ms.input == "values" and self.submission.kind == "weights":
+                raise ValueError(f"{key}.input: a weights submission has no per-row values; name what "
+                                 "grading.py's represent() makes of the weights")
             if ms.input != "values" and not self.grading:
                 raise ValueError(f"{key}.input: {ms.input!r} comes from grading.py, but `grading:` is not set")
         if len({a.name for a in self.also} | {self.metric.name}) != len(self.also) + 1:

@@ -84,6 +84,13 @@ def _acceptance(_unused, accepted, o):
     return accuracy_score(np.ones(len(accepted), dtype=bool), accepted)
 
 
+def _mean(_unused, values, o):
+    """The mean of a number per item that the homework's grading.py computed (HW12: an episode's total
+    reward, from the host's own run of the environment)."""
+    values = np.asarray(values, dtype=float)
+    return float(np.mean(values)) if len(values) else float("nan")
+
+
 def _choice_points(t, p, o):
     """Points for questions answered with exactly the right set of options (the course's all-correct
     rule): sklearn accuracy_score with each question's points as its weight, not normalised."""
@@ -116,6 +123,8 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
            paired=False, needs_reference=True),
     Metric("acceptance", "higher", _acceptance, "share of items a hidden judge accepts (sklearn accuracy_score)",
            paired=False),
+    Metric("mean", "higher", _mean, "mean of a per-item number computed on the host (numpy.mean), e.g. an "
+           "episode's total reward", paired=False),
     Metric("choice_points", "higher", _choice_points,
            "points of the questions answered exactly right (sklearn accuracy_score, weighted, not normalised)",
            needs_ids=True, additive=True),
@@ -126,7 +135,7 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
 _EXAMPLES = {"mse": ([0.0, 1.0], [0.0, 1.0]), "mae": ([0.0, 1.0], [0.0, 1.0]), "accuracy": ([0, 1], [0, 1]),
              "auc": ([0, 1], [0.2, 0.8]), "bleu": (["一 二 三 四"], ["一 二 三 四"]),
              "attack_accuracy": ([0, 1], [0, 1]), "fid": ([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0]], [[0.0, 1.0], [1.0, 0.0], [0.5, 0.5]]),
-             "acceptance": ([], [True, False]), "choice_points": (["A", "BC"], ["A", "B"])}
+             "acceptance": ([], [True, False]), "mean": ([], [1.0, 2.0]), "choice_points": (["A", "BC"], ["A", "B"])}
 
 
 def get(name: str) -> Metric:

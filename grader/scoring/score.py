@@ -103,9 +103,9 @@ def represent(spec: AssignmentSpec, answers, values: np.ndarray) -> dict[str, np
     if spec.grading:
         made = _grading(spec).represent(values, answers.hidden_dir)
         for name, arr in made.items():
-            if len(arr) != len(values):
+            if len(arr) != len(answers.ids):
                 raise ValueError(f"{spec.folder / spec.grading}: represent() gave {len(arr)} rows of {name!r} "
-                                 f"for {len(values)} items")
+                                 f"for {len(answers.ids)} items")
         inputs.update(made)
     return inputs
 

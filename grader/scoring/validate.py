@@ -53,6 +53,10 @@ def validate(data: bytes, filename: str, sub: SubmissionSpec, expected_ids: np.n
         from .archive import validate_archive
 
         return validate_archive(data, filename, sub, expected_ids)
+    if sub.kind == "weights":
+        from .weights import validate_weights
+
+        return validate_weights(data, filename, sub, expected_ids)
     kinds = {"lines": validate_lines, "choices": validate_choices}
     return kinds.get(sub.kind, validate_csv)(data, filename, sub, expected_ids)
 
