@@ -80,6 +80,50 @@ def verify(course: Course, hw: str, jobs: int = 2, progress=None):
     return calib.verify(course, _laddered(hw), jobs=jobs, progress=progress)
 
 
+@dataclass
+class LadderCheck:
+    hw: str
+    mode: str  # verified: against the recorded thresholds | calibrated: first pass, recorded now | failed
+    seconds: float
+    report: object | None = None  # the LadderReport
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.mode != "failed"
+
+
+def verify_all(course: Course, jobs: int = 2, progress=None, on_done=None) -> list[LadderCheck]:
+    """Every homework with a ladder, in one pass each: `verify` where thresholds are recorded for the
+    current data, else `calibrate --with-starter` (references and starter in the same pass, recorded only
+    when the whole ladder holds). One homework's failure is its own row; the others still run."""
+    import time
+
+    from . import calibrate as calib
+
+    out = []
+    for spec in catalog.all_specs():
+        if not spec.leaderboard:
+            continue
+        t0 = time.perf_counter()
+        try:
+            recorded = course.store.baselines(spec.short)
+            current = recorded and {b.fingerprint for b in recorded} == {datamod.prepare(course, spec)["fingerprint"]}
+            if current:
+                rep, mode = calib.verify(course, spec, jobs=jobs, progress=progress), "verified"
+            else:
+                rep, mode = calib.calibrate(course, spec, jobs=jobs, progress=progress, with_starter=True), "calibrated"
+            row = LadderCheck(spec.short, mode if rep.ok else "failed", time.perf_counter() - t0, rep,
+                              list(rep.problems))
+        except Exception as e:  # noqa: BLE001 -- a broken homework is its row, not the end of the pass
+            msg = str(e) if isinstance(e, GradeError) else f"{type(e).__name__}: {e}"
+            row = LadderCheck(spec.short, "failed", time.perf_counter() - t0, None, msg.splitlines())
+        out.append(row)
+        if on_done:
+            on_done(row)
+    return out
+
+
 def thresholds(course: Course, spec: AssignmentSpec) -> dict[tuple, float]:
     """(level, board) → the main metric's threshold; (level, board, metric) → an `also` metric's."""
     return {((b.level, b.board, b.metric) if b.metric else (b.level, b.board)): b.threshold
@@ -528,6 +572,10 @@ def gradebook(course: Course, out: Path | None = None, now: datetime | None = No
                 rows[b.student_id][f"{spec.short}_rerun"] = b.rerun_status
                 rows[b.student_id][f"{spec.short}_rerun_evidence"] = b.rerun_message if b.rerun_status != "match" else ""
                 rows[b.student_id][f"{spec.short}_hidden"] = b.hidden_points
+        for sid, why in gb.gate_failures(spec, course.store.batch_results(spec.short),
+                                         course.store.checks(spec.short)).items():
+            if sid in rows:  # the course's rule: this check failed, the homework earns nothing
+                rows[sid][f"{spec.short}_gate"] = why
     gb.add_totals(rows, specs, course.store.adjustments())
     table = sorted(rows.values(), key=lambda r: r["student_id"])
     if out:

@@ -298,13 +298,37 @@ def calibrate(hw, jobs, with_starter, course_dir, as_json):
 
 
 @main.command()
-@click.argument("hw")
+@click.argument("hw", required=False)
+@click.option("--all", "every", is_flag=True,
+              help="Every homework with a ladder: verify where calibrated for the current data, else calibrate "
+                   "with the starter in the same pass.")
 @jobs_opt
 @course_opt
 @json_opt
-def verify(hw, jobs, course_dir, as_json):
+def verify(hw, every, jobs, course_dir, as_json):
     """Re-run references and the starter; check the ladder and reproducibility."""
-    _ladder_cmd(api.verify, hw, jobs, course_dir, as_json, "verify")
+    if bool(hw) == every:
+        raise click.UsageError("name one homework, or pass --all")
+    if hw:
+        _ladder_cmd(api.verify, hw, jobs, course_dir, as_json, "verify")
+    course = api.open_course(course_dir)
+
+    def done(row) -> None:
+        if not as_json:
+            mark = "[green]✓[/green]" if row.ok else "[red]✗[/red]"
+            console.print(f"{mark} {row.hw}: {row.mode} in {row.seconds:.0f} s", markup=True)
+            for problem in row.problems:
+                err.print(f"    {problem}")
+
+    rows = api.verify_all(course, jobs, on_done=done)
+    summary = [{"hw": r.hw, "mode": r.mode, "seconds": round(r.seconds, 1), "problems": r.problems} for r in rows]
+    if as_json:
+        print_json({"ok": all(r.ok for r in rows), "homeworks": summary,
+                    "seconds": round(sum(r.seconds for r in rows), 1)})
+    else:
+        console.print(f"{sum(r.ok for r in rows)} of {len(rows)} ladders hold; "
+                      f"{sum(r.seconds for r in rows) / 60:.1f} min in all")
+    sys.exit(0 if all(r.ok for r in rows) else 1)
 
 
 @main.command()

@@ -7,7 +7,9 @@ Per homework (the course's template: leaderboard 8 × 0.5 or 1, code 2, report 4
     <hw>_code                   code points: set by hand (`grade adjust`), else the hidden checks' points
     <hw>_report                 report points (`grade import-scores` from Gradescope, or `grade adjust`)
     <hw>_bonus                  e.g. the top-3 method report
-    <hw>_penalty                a multiplier (the course's ×0.9 for a broken rule), 1 when none
+    <hw>_penalty                a multiplier (the course's ×0.9 for a broken rule), 1 when none; 0 when a
+                                gate check failed (`execution.gate`), unless set by hand
+    <hw>_gate                   which gate check failed, and why (empty when none did)
     <hw>_total                  (leaderboard + code + report + bonus) × penalty
     total                       the homeworks' totals × a course-level penalty (`grade adjust course …`)
 
@@ -44,11 +46,36 @@ def add_totals(rows: dict[str, dict], specs, adjustments) -> None:
             code = adj.get((h, sid, "code"), r.get(f"{h}_hidden") or 0.0)
             report = adj.get((h, sid, "report"), 0.0)
             bonus = adj.get((h, sid, "bonus"), 0.0)
-            penalty = adj.get((h, sid, "penalty"), 1.0)
+            penalty = adj.get((h, sid, "penalty"), 0.0 if r.get(f"{h}_gate") else 1.0)
             r.update({f"{h}_code": code, f"{h}_report": report, f"{h}_bonus": bonus, f"{h}_penalty": penalty,
                       f"{h}_total": round((base + code + report + bonus) * penalty, 3)})
             grand += r[f"{h}_total"]
         r["total"] = round(grand * adj.get(("course", sid, "penalty"), 1.0), 3)
+
+
+def gate_failures(spec, batch_results, checks) -> dict[str, str]:
+    """Students whose re-executed code failed one of the homework's gate checks → which and why.
+
+    A gate counts only for code that was re-executed (`grade batch --rerun`); a gate check that did not
+    pass — failed, errored, or never ran because the run crashed — fails the gate."""
+    gate = spec.execution.gate
+    if not gate:
+        return {}
+    outcome = {(c.student_id, c.test): c for c in checks}
+    out = {}
+    for b in batch_results:
+        if not b.rerun_status:
+            continue
+        why = []
+        for test in gate:
+            c = outcome.get((b.student_id, test))
+            if c is None:
+                why.append(f"{test}: did not run ({b.rerun_status})")
+            elif c.status != "passed":
+                why.append(f"{test}: {c.status}" + (f" ({c.message.strip().splitlines()[0][:200]})" if c.message.strip() else ""))
+        if why:
+            out[b.student_id] = "; ".join(why)
+    return out
 
 
 def write(table: list[dict], specs, out: Path, fmt: str = "csv") -> Path:

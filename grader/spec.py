@@ -184,11 +184,22 @@ class ExecutionSpec(Strict):
     # a CPU can flip in a few borderline rows (0 by default: every row must be reproduced).
     rerun_max_differing: float = Field(0.0, ge=0, lt=1)
     show_after_deadline: bool = True  # students see hidden check results once the deadline passed
+    # Checks whose failure costs the whole homework (HW13: over the parameter budget, 0 points): the
+    # gradebook sets the homework's penalty to 0 and names the check; a TA's `grade adjust --penalty` wins.
+    gate: list[str] = []
     wall_s: int = Field(600, gt=0)
     memory_mb: int = Field(4096, gt=0)
     cpus: float = Field(1.0, gt=0)
     output_mb: int = Field(64, gt=0)
     gpu: bool = False
+
+
+    @model_validator(mode="after")
+    def _gates_are_checks(self):
+        unknown = [g for g in self.gate if g not in self.points]
+        if unknown:
+            raise ValueError(f"gate: {unknown} are not hidden checks named in execution.points")
+        return self
 
 
 class StarterSpec(Strict):

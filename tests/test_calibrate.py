@@ -82,3 +82,40 @@ def test_calibrate_with_the_starter_proves_the_ladder_in_one_pass(course, monkey
     with pytest.raises(GradeError, match="unchanged starter .* already reaches medium"):
         api.calibrate(other, "hw99", with_starter=True)
     assert other.store.baselines("hw99") == []
+
+
+def test_verify_all_calibrates_then_verifies_and_a_broken_homework_is_only_its_own_row(tmp_path, monkeypatch):
+    """`grade verify --all`: one pass per homework — calibrate-with-starter where nothing is recorded for
+    the current data, verify where it is; a homework whose reference is missing fails alone."""
+    import shutil
+
+    from click.testing import CliRunner
+
+    from grader import catalog
+    from grader.cli import main
+    from grader.course import Course
+
+    from .conftest import TOY_ROOT
+
+    root = tmp_path / "assignments"
+    shutil.copytree(TOY_ROOT / "hw99_toy", root / "hw99_toy")
+    shutil.copytree(TOY_ROOT / "hw99_toy", root / "hw95_broken")
+    y = root / "hw95_broken" / "assignment.yaml"
+    y.write_text(y.read_text().replace("id: hw99_toy", "id: hw95_broken").replace("number: 99", "number: 95")
+                 .replace("solution: tests/fixtures/toy_solution.py, args: [--level, boss]",
+                          "solution: tests/fixtures/no_such_solution.py, args: [--level, boss]"))
+    monkeypatch.setenv("GRADE_ASSIGNMENTS", str(root))
+    catalog._load_all.cache_clear()
+    c = Course.init(tmp_path / "course")
+
+    def verify_all():
+        r = CliRunner().invoke(main, ["verify", "--all", "--json", "--course", str(c.root)], catch_exceptions=False)
+        return r.exit_code, {h["hw"]: h for h in json.loads(r.output)["homeworks"]}
+
+    code, rows = verify_all()
+    assert code == 1 and rows["hw99"]["mode"] == "calibrated" and rows["hw95"]["mode"] == "failed"
+    assert any("no_such_solution.py" in p for p in rows["hw95"]["problems"]), rows["hw95"]
+    code, rows = verify_all()
+    assert rows["hw99"]["mode"] == "verified" and rows["hw99"]["problems"] == []
+    r = CliRunner().invoke(main, ["verify", "--course", str(c.root)])
+    assert r.exit_code == 2 and "name one homework, or pass --all" in r.output

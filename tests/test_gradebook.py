@@ -112,3 +112,38 @@ def test_a_regrade_re_executes_rerun_entries_and_keeps_hand_given_points(calibra
     assert row.graded_at > graded_at and row.rerun_status == "match", "re-executed from where it was graded"
     b = book(calibrated)["s9"]
     assert (b["hw99_report"], b["hw99_code"]) == (3.5, 1.0), "hand-given points survive the regrade"
+
+
+def test_a_failed_gate_check_zeroes_the_homework_unless_a_ta_decides_otherwise(graded, monkeypatch):
+    """HW13's rule (over the parameter budget: 0 points), on the toy: `execution.gate` names a check; the
+    students whose re-executed code failed it, or whose run never got to it, get a penalty of 0 and the
+    reason in `<hw>_gate`; code that was not re-executed is not judged by the gate."""
+    from grader.store import BatchResult, CheckResult
+
+    spec = api.assignment("hw99")
+    monkeypatch.setattr(spec.execution, "gate", ["test_shapes"])
+    with graded.store.session() as s:
+        for sid, rerun, shapes in (("s0", "match", "passed"), ("s1", "match", "failed"), ("s2", "error", None)):
+            s.add(BatchResult(hw="hw99", student_id=sid, sha256=sid * 8, status="scored", rerun_status=rerun,
+                              hidden_points=1.0))
+            if shapes:
+                s.add(CheckResult(hw="hw99", student_id=sid, test="test_shapes", status=shapes,
+                                  message="AssertionError: 30001 parameters, at most 25000" if shapes == "failed"
+                                  else "", points=0.5 if shapes == "passed" else 0.0, max_points=0.5))
+    b = book(graded)
+    assert b["s0"]["hw99_penalty"] == 1.0 and not b["s0"].get("hw99_gate")
+    assert b["s0"]["hw99_total"] == pytest.approx(b["s0"]["hw99_leaderboard"] + 1.0)
+    assert b["s1"]["hw99_penalty"] == 0.0 and b["s1"]["hw99_total"] == 0.0
+    assert b["s1"]["hw99_gate"] == "test_shapes: failed (AssertionError: 30001 parameters, at most 25000)"
+    assert b["s2"]["hw99_total"] == 0.0 and b["s2"]["hw99_gate"] == "test_shapes: did not run (error)"
+    api.adjust(graded, "hw99", "s2", {"penalty": 1.0}, reason="the budget was met; the run failed on our side")
+    b = book(graded)
+    assert b["s2"]["hw99_penalty"] == 1.0 and b["s2"]["hw99_total"] > 0, "a TA's decision wins over the gate"
+
+
+def test_a_gate_must_name_a_hidden_check():
+    from grader.spec import ExecutionSpec
+
+    ExecutionSpec(points={"test_budget": 0.5}, gate=["test_budget"])
+    with pytest.raises(ValueError, match="gate: \\['test_budgte'\\] are not hidden checks"):
+        ExecutionSpec(points={"test_budget": 0.5}, gate=["test_budgte"])

@@ -259,7 +259,7 @@ def test_rerun_and_hidden_checks_in_a_sandbox(prepared, tmp_path):
     """`grade batch hw13 --rerun`: the unchanged starter reproduces its submission.csv and earns every
     code point; a hand-edited copy is flagged with the rows that differ; a notebook whose
     get_student_model breaks loses the strict-reload check's points (its correct loss_fn_kd passes the
-    report's check); an over-budget checkpoint loses the budget check's points."""
+    report's check); an over-budget checkpoint fails the budget gate, which zeroes the homework."""
     from grader.calibrate import _run_starter
     from grader.notebook import write_notebook
     from grader.sandbox.registry import available_backends
@@ -316,3 +316,9 @@ def test_rerun_and_hidden_checks_in_a_sandbox(prepared, tmp_path):
     assert f"Id {i}: uploaded" in checks["s2"]["test_notebook_reproduces_the_uploaded_predictions"].message
     assert out["s2"].hidden_points == code_points - points["test_notebook_reproduces_the_uploaded_predictions"] \
         - points["test_checkpoint_reproduces_the_uploaded_predictions"]
+
+    # The course's rule, in the gradebook: over the budget, the homework earns nothing (execution.gate).
+    book = {r["student_id"]: r for r in api.gradebook(api.open_course(c.root))}
+    assert book["s4"]["hw13_penalty"] == 0.0 and book["s4"]["hw13_total"] == 0.0
+    assert "62,647 parameters, over the 25,000 budget" in book["s4"]["hw13_gate"], book["s4"]
+    assert book["s1"]["hw13_penalty"] == 1.0 and not book["s1"].get("hw13_gate") and book["s1"]["hw13_total"] > 0
