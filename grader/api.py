@@ -124,6 +124,13 @@ def verify_all(course: Course, jobs: int = 2, progress=None, on_done=None) -> li
     return out
 
 
+def compat_board(hw: str, paths: list[Path]):
+    """Files in another system's format (HW12: 2022 JudgeBoi action lists), ranked for comparison only."""
+    from . import compat
+
+    return compat.board(assignment(hw), paths)
+
+
 def thresholds(course: Course, spec: AssignmentSpec) -> dict[tuple, float]:
     """(level, board) → the main metric's threshold; (level, board, metric) → an `also` metric's."""
     return {((b.level, b.board, b.metric) if b.metric else (b.level, b.board)): b.threshold

@@ -298,6 +298,25 @@ def calibrate(hw, jobs, with_starter, course_dir, as_json):
 
 
 @main.command()
+@click.argument("hw")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@json_opt
+def compat(hw, paths, as_json):
+    """Score files in another system's format (HW12: JudgeBoi action lists), for comparison only."""
+    spec = api.assignment(hw)
+    rows = api.compat_board(hw, [Path(p) for p in paths])
+    if as_json:
+        print_json({"title": spec.compat.title, "note": spec.compat.note,
+                    "rows": [r.__dict__ for r in rows]})
+        return
+    console.print(dict_table([{"rank": r.rank or "", "student": r.student,
+                               "score": "" if r.score is None else f"{r.score:.2f}", "message": r.message}
+                              for r in rows], spec.compat.title))
+    if spec.compat.note:
+        console.print(spec.compat.note)
+
+
+@main.command()
 @click.argument("hw", required=False)
 @click.option("--all", "every", is_flag=True,
               help="Every homework with a ladder: verify where calibrated for the current data, else calibrate "

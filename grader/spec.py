@@ -202,6 +202,17 @@ class ExecutionSpec(Strict):
         return self
 
 
+class CompatSpec(Strict):
+    """A board in another system's format, kept for comparison only (HW12: the 2022 JudgeBoi action
+    lists, replayed open-loop on the public seed). Not a leaderboard: nothing is stored, nothing earns points."""
+
+    title: str  # what the board is, shown above it
+    filename: str  # what that system's students uploaded (found by this name in a class folder)
+    function: str  # in grading.py: (data: bytes) -> float, ValueError with a message for a bad file
+    direction: Literal["higher", "lower"] = "higher"
+    note: str = ""  # why it is not this course's board
+
+
 class StarterSpec(Strict):
     source: str  # percent-format .py inside the assignment folder
     notebook: str  # the released .ipynb name
@@ -235,6 +246,7 @@ class AssignmentSpec(Strict):
     calibration: CalibrationSpec = CalibrationSpec()
     starter: StarterSpec
     execution: ExecutionSpec = ExecutionSpec()
+    compat: CompatSpec | None = None
 
     # Set by `load_spec`, not read from YAML.
     folder: Path | None = Field(default=None, exclude=True)
@@ -254,6 +266,12 @@ class AssignmentSpec(Strict):
         if missing:
             raise ValueError(f"baselines: missing levels: {missing}")
         self.baselines = {lv: self.baselines[lv] for lv in LEVELS}
+        return self
+
+    @model_validator(mode="after")
+    def _compat_needs_grading(self):
+        if self.compat and not self.grading:
+            raise ValueError(f"compat.function: {self.compat.function!r} lives in grading.py, but `grading:` is not set")
         return self
 
     @model_validator(mode="after")

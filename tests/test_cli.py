@@ -8,7 +8,7 @@ from grader.cli import main
 from .conftest import pred_path
 
 COMMANDS = ["init", "assignments", "prepare", "release", "submit", "status", "select", "check", "leaderboard",
-            "publish", "gradebook", "batch", "calibrate", "verify", "demo"]
+            "publish", "gradebook", "batch", "calibrate", "verify", "demo", "compat"]
 
 
 @pytest.mark.parametrize("cmd", COMMANDS)

@@ -135,3 +135,38 @@ def test_a_weights_spec_must_say_what_grading_py_makes_of_the_weights(toy):
         AssignmentSpec.model_validate({**raw, "metric": {"name": "mean"}})
     with pytest.raises(ValueError, match="an int id"):
         AssignmentSpec.model_validate({**raw, "submission": {**raw["submission"], "columns": {"episode": "str", "seed": "int"}}})
+
+
+def test_the_compat_board_ranks_old_format_files_and_a_bad_file_is_its_own_row(tmp_path, toy):
+    """`grade compat hw96 DIR`: files in the old system's format, scored for comparison only; a crafted
+    pickle is refused without running, a wrong shape is named, and the others are still ranked."""
+    import json
+
+    from click.testing import CliRunner
+
+    from grader.cli import main
+
+    obs = np.random.default_rng(0).normal(size=(10, 3))
+    right = (obs @ np.ones(3) > 0).astype(np.int64)
+    files = {"b01": right, "b02": 1 - right, "b03": np.zeros(4, np.int64)}
+    for sid, actions in files.items():
+        (tmp_path / "class" / sid).mkdir(parents=True)
+        buf = io.BytesIO()
+        np.save(buf, actions)
+        (tmp_path / "class" / sid / "actions.npy").write_bytes(buf.getvalue())
+    evil = io.BytesIO()
+    np.save(evil, np.array([object()], dtype=object)[:0], allow_pickle=True)
+    (tmp_path / "class" / "b04").mkdir()
+    header = evil.getvalue()[: evil.getvalue().index(b"\n") + 1]
+    (tmp_path / "class" / "b04" / "actions.npy").write_bytes(header + _pickle_calling(open, str(tmp_path / "pwned"), "w"))
+    r = CliRunner().invoke(main, ["compat", "hw96", str(tmp_path / "class"), "--json"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    assert out["title"].startswith("Toy replay")
+    rows = {row["student"]: row for row in out["rows"]}
+    assert (rows["b01"]["rank"], rows["b01"]["score"]) == (1, 10.0) and (rows["b02"]["rank"], rows["b02"]["score"]) == (2, 0.0)
+    assert rows["b03"]["score"] is None and "expected 10 integer actions, got shape (4,)" in rows["b03"]["message"]
+    assert rows["b04"]["score"] is None and "object array" in rows["b04"]["message"]
+    assert not (tmp_path / "pwned").exists()
+    with pytest.raises(Exception, match="has no compatibility board"):
+        api.compat_board("hw99", [tmp_path / "class"])
