@@ -14,8 +14,8 @@ of *batches* (128 images): once the network fits a task, the per-image gradients
 way and their batch mean nearly cancels, so F comes out ~100x too small and lambda 100 does nothing
 (the score is simple's). The Fisher of the EWC paper is the mean over images of each image's squared
 gradient: the sample code's own formula with a batch-size-1 loader, `ewc(model,
-DataLoader(train_dataset, batch_size=1), device)`. Computed here with torch.func (vmap of the
-per-image gradient, the same numbers, ~10x faster than 1,000 backward passes).
+DataLoader(train_dataset, batch_size=1), device)`. Computed here in one backward pass per chunk of
+images (per_image_squared_grads: the same numbers, ~50x faster than 1,000 backward passes).
 Mean accuracy over the tasks ~0.52-0.54 (simple: ~0.45-0.47); about 8 s of CPU on one thread.
 """
 import argparse
@@ -31,7 +31,6 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.func import functional_call, grad, vmap
 from torch.utils.data import DataLoader, TensorDataset
 
 
@@ -105,6 +104,35 @@ class Model(nn.Module):
         return self.fc4(x)
 
 
+def per_image_squared_grads(model, imgs, labels):
+    """sum over the images of each image's squared NLL gradient, {param name: tensor}, in one backward.
+    For a linear layer out = a @ W.T + b, one image's gradient is dW = outer(delta, a), db = delta
+    (delta: d loss / d out of that image), so sum_i dW_i^2 = (delta^2).T @ (a^2): no per-image loop."""
+    layers = {n: m for n, m in model.named_modules() if isinstance(m, nn.Linear)}
+    inputs, outputs = {}, {}
+
+    def keep(name):
+        def hook(module, args, out):                                      # returns None: the output stays
+            inputs[name], outputs[name] = args[0], out
+        return hook
+
+    hooks = [m.register_forward_hook(keep(n)) for n, m in layers.items()]
+    try:
+        out = model(imgs)
+    finally:
+        for h in hooks:
+            h.remove()
+    # summed, not averaged: each image's delta is then the gradient of its own loss
+    loss = F.nll_loss(F.log_softmax(out, dim=1), labels, reduction="sum")
+    deltas = torch.autograd.grad(loss, [outputs[n] for n in layers])
+    squares = {}
+    for (n, _), d in zip(layers.items(), deltas):
+        a = inputs[n].detach()                                            # (B, in)
+        squares[f"{n}.weight"] = (d ** 2).T @ (a ** 2)                    # (out, in)
+        squares[f"{n}.bias"] = (d ** 2).sum(dim=0)                        # (out,)
+    return squares
+
+
 class Guard:
     """The quadratic regulariser sum(F * (p - p_old)^2) around the weights after the last task.
     F: the Fisher of the task just learned (over `dataset`, image by image) plus those of the tasks before."""
@@ -117,18 +145,10 @@ class Guard:
                 self.omega[n] += prev.omega[n]
         if dataset is not None:
             model.eval()
-            params = {n: p.detach() for n, p in model.named_parameters()}
-
-            def nll(params, x, y):                                      # one image: x (1, 28, 28), y ()
-                out = functional_call(model, params, (x.unsqueeze(0),))
-                return F.nll_loss(F.log_softmax(out, dim=1), y.unsqueeze(0))
-
-            per_image_grad = vmap(grad(nll), in_dims=(None, 0, 0))     # {name: (B, *shape)}
             n_images = len(dataset)
-            for imgs, labels in DataLoader(dataset, batch_size=250):   # chunks only bound the memory
-                grads = per_image_grad(params, imgs, labels)
-                for n in self.omega:
-                    self.omega[n] += (grads[n] ** 2).sum(dim=0) / n_images   # mean over images of grad^2
+            for imgs, labels in DataLoader(dataset, batch_size=250):
+                for n, sq in per_image_squared_grads(model, imgs, labels).items():
+                    self.omega[n] += sq / n_images                      # mean over images of grad^2
 
     def penalty(self, model):
         loss = 0
