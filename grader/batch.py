@@ -59,7 +59,8 @@ def _dir_digest(d: Path) -> str:
 
 
 def discover(folder: Path, short: str, number: int) -> tuple[list[Entry], list[Outcome]]:
-    zip_name = re.compile(rf"^(?P<student>[^_/]+)_(?:hw0?{number}|{short})\.zip$", re.IGNORECASE)
+    part = re.escape(short[4:])  # hw14q: HW14's second part; its zips are <id>_hw14q.zip, never <id>_hw14.zip
+    zip_name = re.compile(rf"^(?P<student>[^_/]+)_(?:hw0?{number}{part}|{short})\.zip$", re.IGNORECASE)
     entries, skipped = [], []
     for p in sorted(Path(folder).iterdir()):
         if p.name.startswith("."):

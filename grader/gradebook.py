@@ -31,7 +31,7 @@ KINDS = ("code", "report", "bonus", "penalty")
 
 def max_points(spec) -> float:
     if not spec.leaderboard:  # the questions' 10 points, and the hidden checks' points where there is code
-        return 10.0 + sum(spec.execution.points.values())
+        return spec.points.questions + sum(spec.execution.points.values())
     return 2 * len(LEVELS) * spec.points.per_level_per_board + spec.points.code + spec.points.report
 
 

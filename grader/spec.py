@@ -149,6 +149,7 @@ class PointsSpec(Strict):
     per_level_per_board: float = 0.5
     code: float = 2.0
     report: float = 4.0
+    questions: float = 10.0  # without a leaderboard: what the answer sheet is worth (HW9 10, HW14's quiz 8)
 
 
 class LimitsSpec(Strict):
@@ -220,7 +221,8 @@ class StarterSpec(Strict):
 
 
 class AssignmentSpec(Strict):
-    id: str = Field(pattern=r"^hw\d\d_[a-z0-9_]+$")
+    # hwNN_topic; a second part of one course homework adds a letter (hw14q_questions: HW14's quiz)
+    id: str = Field(pattern=r"^hw\d\d[a-z]?_[a-z0-9_]+$")
     number: int = Field(ge=1, le=99)
     title: str
     task: str
@@ -301,7 +303,14 @@ class AssignmentSpec(Strict):
         return self.id.split("_", 1)[0]
 
     @property
+    def part(self) -> str:
+        """"" for a homework, its letter for a second part of one (`hw14q`: HW14's questions)."""
+        return self.short[4:]
+
+    @property
     def aliases(self) -> set[str]:
+        if self.part:  # the number alone names the homework itself, never its part
+            return {self.id, self.short, f"hw{self.number}{self.part}", f"{self.number}{self.part}"}
         return {self.id, self.short, f"hw{self.number}", str(self.number)}
 
     @property
