@@ -128,7 +128,7 @@ def test_starter_notebook_mirrors_the_course_sample_code():
                  "def evaluate(model, test_dataloader, device)", "class baseline(object)", "class ewc(object)",
                  "class mas(object)", "class si(object)", "class rwalk(object)", "class scp(object)",
                  "def sample_spherical", "TODO: generate Omega(Ω) matrix for MAS", "TODO: generate Fisher(F) matrix for EWC",
-                 "precision_matrices[n].data += p.grad.abs() / num_data", "omega_add = W / (p_change ** 2 + self.epsilon)",
+                 "# your code here: add this batch's share to precision_matrices[n]", "omega_add = W / (p_change ** 2 + self.epsilon)",
                  "lll_lambda=100", "lll_lambda=0.1", "lll_lambda=1", "def plot_result(mode_list, task1, task2)",
                  "'acc_summary.png'", "'pred.csv'", "'model.ckpt'"):
         assert name in code, name
@@ -152,8 +152,12 @@ def test_starter_methods_give_the_course_formulas_on_the_probe_inputs(prepared, 
     from grader.notebook import write_notebook
     from grader.sandbox import probelib
 
-    write_notebook(api.assignment("hw14").folder / "starter" / "hw14.py", tmp_path / "HW14.ipynb")
+    write_starter(tmp_path / "HW14.ipynb")
     sub, problems = probelib.load_definitions(tmp_path / "HW14.ipynb")
+    assert problems == []
+    (tmp_path / "done").mkdir()
+    write_starter(tmp_path / "done" / "HW14.ipynb", done=True)
+    done, problems = probelib.load_definitions(tmp_path / "done" / "HW14.ipynb")
     assert problems == []
     hi, ref = prepared.data_dir("hw14") / "hidden_inputs", np.load(prepared.data_dir("hw14") / "hidden" / "probe_reference.npz")
     state = torch.load(hi / "probe_model.pt", weights_only=True)
@@ -164,7 +168,8 @@ def test_starter_methods_give_the_course_formulas_on_the_probe_inputs(prepared, 
     names = [n for n, _ in model.named_parameters()]
     sums = lambda d: np.array([float(d[n].double().sum()) for n in names])   # noqa: E731
     np.testing.assert_allclose(sums(sub.ewc(model, loader, "cpu")._precision_matrices), ref["fisher_sums"], rtol=1e-4)
-    np.testing.assert_allclose(sums(sub.mas(model, loader, "cpu")._precision_matrices), ref["omega_sums"], rtol=1e-4)
+    assert not sums(sub.mas(model, loader, "cpu")._precision_matrices).any(), "the TODO leaves Ω at zero"
+    np.testing.assert_allclose(sums(done.mas(model, loader, "cpu")._precision_matrices), ref["omega_sums"], rtol=1e-4)
     assert (ref["fisher_sums"] > 0).all() and (ref["omega_sums"] > 0).all() and np.abs(ref["si_sums"]).sum() > 0
 
 
@@ -215,18 +220,38 @@ def test_ladder_calibrates_with_the_starter(tmp_path):
 
 # A last cell a student might add after writing the submission: MAS with EWC's square instead of the
 # absolute value. The run's predictions (the baseline's) are unchanged; the MAS check must fail.
-BROKEN_MAS = '''
-class mas(mas):
-    def calculate_importance(self):
-        return {n: v ** 2 for n, v in super().calculate_importance().items()}
-'''
+# The course's TODO: MAS's Ω. The starter leaves it to the student; this is the course's own answer.
+MAS_TODO = """                # your code here: add this batch's share to precision_matrices[n] for every parameter n
+                # (until you do, Ω stays zero and MAS is the baseline)
+                pass
+"""
+MAS_DONE = """                output.pow_(2)
+                loss = torch.sum(output, dim=1)
+                loss = loss.mean()
+                loss.backward()
+
+                for n, p in self.model.named_parameters():
+                    precision_matrices[n].data += p.grad.abs() / num_data  ## difference with EWC
+"""
+
+
+def write_starter(dest, done: bool = False) -> None:
+    """The starter notebook, unchanged or with the MAS TODO done as the course's answer does it."""
+    from grader.notebook import write_notebook
+
+    src = api.assignment("hw14").folder / "starter" / "hw14.py"
+    text = src.read_text()
+    assert MAS_TODO in text
+    tmp = dest.parent / "hw14_done.py"
+    tmp.write_text(text.replace(MAS_TODO, MAS_DONE) if done else text)
+    write_notebook(tmp, dest)
 
 
 @pytest.mark.slow
 def test_rerun_and_hidden_checks_in_a_sandbox(tmp_path):
     """`grade batch hw14 --rerun`: the unchanged starter reproduces its pred.csv and earns every code
-    point; a hand-edited copy is flagged with the rows that differ; a notebook whose MAS Ω is wrong
-    loses that check's points."""
+    point but the MAS check's (the course's TODO); with the TODO done it earns them all; a hand-edited
+    copy is flagged with the rows that differ."""
     from grader.calibrate import _run_starter
     from grader.notebook import write_notebook
     from grader.sandbox.registry import available_backends
@@ -244,28 +269,24 @@ def test_rerun_and_hidden_checks_in_a_sandbox(tmp_path):
     lines = honest.splitlines()
     i, v = lines[11].split(",")
     lines[11] = f"{i},{(int(v) + 1) % 10}"
-    for student, pred, extra in (("s1", honest, None), ("s2", "\n".join(lines) + "\n", None),
-                                 ("s3", honest, BROKEN_MAS)):
+    for student, pred, done in (("s1", honest, False), ("s2", "\n".join(lines) + "\n", False),
+                                ("s3", honest, True)):
         d = tmp_path / "class" / student
         d.mkdir(parents=True)
         (d / "pred.csv").write_text(pred)
-        write_notebook(spec.folder / spec.starter.source, d / "HW14.ipynb")
-        if extra:
-            nb = nbformat.read(str(d / "HW14.ipynb"), as_version=4)
-            nb.cells.append(nbformat.v4.new_code_cell(extra))
-            nbformat.write(nb, str(d / "HW14.ipynb"))
+        write_starter(d / "HW14.ipynb", done=done)
     out = {o.student: o for o in api.batch(c, "hw14", tmp_path / "class", jobs=2, rerun=True, backend=backend)}
     checks = {s: {k.test: k for k in api.open_course(c.root).store.checks("hw14", s)} for s in out}
     code_points = sum(spec.execution.points.values())
     mas_check, saved = "test_mas_omega_matches_the_course_formula", "test_saved_model_made_the_uploaded_predictions"
 
     assert out["s1"].status == "scored" and out["s1"].rerun == "match", out["s1"]
-    assert out["s1"].hidden_points == code_points == 2.0, checks["s1"]
+    assert checks["s1"][mas_check].status == "failed" and "differ from the course formula" in checks["s1"][mas_check].message
+    assert out["s1"].hidden_points == code_points - spec.execution.points[mas_check], checks["s1"]
 
     assert out["s3"].rerun == "match", out["s3"]
-    assert checks["s3"][mas_check].status == "failed" and "differ from the course formula" in checks["s3"][mas_check].message
-    assert out["s3"].hidden_points == code_points - spec.execution.points[mas_check], checks["s3"]
+    assert out["s3"].hidden_points == code_points == 2.0, checks["s3"]
 
     assert out["s2"].rerun == "mismatch" and f"id {i}: " in out["s2"].rerun_message, out["s2"]
     assert checks["s2"][saved].status == "failed" and f"ids [{i}]" in checks["s2"][saved].message
-    assert out["s2"].hidden_points == code_points - spec.execution.points[saved]
+    assert out["s2"].hidden_points == code_points - spec.execution.points[saved] - spec.execution.points[mas_check]
