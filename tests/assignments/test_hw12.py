@@ -165,6 +165,14 @@ def test_release_bundle_is_complete_and_clean(prepared, tmp_path):
         assert not list(dest.rglob(leak)), leak
     from grader.release import scan_bundle
     assert scan_bundle(c, api.assignment("hw12"), dest) == []
+    # `grade check`: the public tests load the file weights-only, check the layers and play seed 543.
+    good, bad = tmp_path / "good" / "policy.pt", tmp_path / "bad" / "policy.pt"
+    for path, sd in ((good, course_net()), (bad, dict(course_net(), **{"fc2.weight": torch.zeros(16, 12)}))):
+        path.parent.mkdir()
+        path.write_bytes(state_dict_bytes(sd))
+    assert api.check("hw12", good, dest) == []
+    problems = "\n".join(api.check("hw12", bad, dest))
+    assert "fc2.weight has shape (16, 12), expected (*, 16)" in problems and "not played" in problems, problems
 
 
 def test_weights_are_scored_on_the_host_and_cached(prepared):

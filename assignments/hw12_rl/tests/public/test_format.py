@@ -42,20 +42,31 @@ def test_layers_are_fc1_to_fcN(state_dict):
         f"expected fc1.weight, fc1.bias, …, fcN.weight, fcN.bias (N ≥ 2), got {names}"
 
 
-def test_shapes_chain_from_8_states_to_4_actions(state_dict):
+def shape_problem(state_dict):
+    """Why the layers do not chain from 8 state numbers to 4 actions, or None."""
     import torch
 
     n = len(state_dict) // 2
     width = 8
     for k in range(1, n + 1):
-        w, b = state_dict[f"fc{k}.weight"], state_dict[f"fc{k}.bias"]
-        assert isinstance(w, torch.Tensor) and w.is_floating_point(), f"fc{k}.weight is not a float tensor"
-        assert w.ndim == 2 and w.shape[1] == width, f"fc{k}.weight has shape {tuple(w.shape)}, expected (*, {width})"
-        assert tuple(b.shape) == (w.shape[0],), f"fc{k}.bias has shape {tuple(b.shape)}, expected ({w.shape[0]},)"
-        assert torch.isfinite(w).all() and torch.isfinite(b).all(), f"fc{k} holds NaN or infinity"
+        w, b = state_dict.get(f"fc{k}.weight"), state_dict.get(f"fc{k}.bias")
+        if not (isinstance(w, torch.Tensor) and w.is_floating_point() and isinstance(b, torch.Tensor)):
+            return f"fc{k}.weight / fc{k}.bias are not float tensors"
+        if w.ndim != 2 or w.shape[1] != width:
+            return f"fc{k}.weight has shape {tuple(w.shape)}, expected (*, {width})"
+        if tuple(b.shape) != (w.shape[0],):
+            return f"fc{k}.bias has shape {tuple(b.shape)}, expected ({w.shape[0]},)"
+        if not (torch.isfinite(w).all() and torch.isfinite(b).all()):
+            return f"fc{k} holds NaN or infinity"
         width = w.shape[0]
-        assert k == n or width <= 256, f"fc{k} is {width} wide, at most 256"
-    assert width == 4, f"the last layer fc{n} gives {width} numbers, expected 4 (one per action)"
+        if k < n and width > 256:
+            return f"fc{k} is {width} wide, at most 256"
+    return None if width == 4 else f"the last layer fc{n} gives {width} numbers, expected 4 (one per action)"
+
+
+def test_shapes_chain_from_8_states_to_4_actions(state_dict):
+    problem = shape_problem(state_dict)
+    assert problem is None, problem
 
 
 def test_plays_the_public_episodes(state_dict):
@@ -63,6 +74,9 @@ def test_plays_the_public_episodes(state_dict):
     import numpy as np
     import torch
 
+    problem = shape_problem(state_dict)
+    if problem is not None:
+        pytest.fail(f"not played: {problem}")
     n = len(state_dict) // 2
     layers = [(state_dict[f"fc{k}.weight"].double(), state_dict[f"fc{k}.bias"].double()) for k in range(1, n + 1)]
     env = gym.make("LunarLander-v3", max_episode_steps=1000)
