@@ -26,10 +26,9 @@ discounted reward that follows it (medium) is what first makes the lander fly to
 learned baseline V(s) removes the part of that return the state already predicts (strong: the
 gradient's variance falls, the same batches go further); an actor-critic's bootstrapped advantages
 (boss: TD(λ) with the critic) assign credit within an episode, and it lands. Measured with
-tools/hw12_ladder.py over data seeds 1-3, training seed 543 (public/private): simple -236 to -274,
-medium -114 to -142, strong -26 to -45, boss +77 to +87; with training seed 1: simple -169 to -192,
-medium -94 to -116, strong -22 to -35, but boss -47 to -59 (it hovers): the boss gap does not hold
-over training seeds (see boss.py).
+tools/hw12_ladder.py over data seeds 1-3 (public/private halves), training seeds 543 and 1: simple
+-236 to -274 and -169 to -192, medium -114 to -142 and -94 to -116, strong -26 to -45 and -22 to -35,
+boss +4 to +30 and +48 to +65 (and +47 to +62 with training seed 2).
 """
 
 from __future__ import annotations

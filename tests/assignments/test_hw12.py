@@ -311,6 +311,34 @@ def test_replay_equals_the_notebooks_own_test_loop(tmp_path):
     assert g.replay_action_list(buf.getvalue()) == pytest.approx(np.mean(totals), abs=1e-9)
 
 
+@pytest.fixture(scope="module")
+def calibrated(tmp_path_factory):
+    """A course whose ladder `grade calibrate hw12` recorded (the slow tests share it: one pass)."""
+    c = make(tmp_path_factory.mktemp("hw12-ladder"))
+    t = time.perf_counter()
+    # As many runs in flight as cores, so each has one thread, as the sandbox's re-run (execution.cpus = 1):
+    # the same arithmetic, the same weights (2 in parallel on the 2-core machines).
+    rep = api.calibrate(c, "hw12", jobs=max(2, os.cpu_count() or 1))
+    return c, rep, time.perf_counter() - t
+
+
+@pytest.mark.slow
+def test_ladder_calibrates(calibrated):
+    """`grade calibrate hw12`: each reference beats the one below by min_gap (relative to |score|) on both
+    boards. The unchanged starter is not run here: the sandbox test below re-runs it against simple's
+    policy.pt and requires a tensor-for-tensor match, which is the reproducibility verify measures.
+    (`--with-starter` is not used: the core relaxes a threshold as score × (1 − slack), which for a
+    negative mean reward lies above the score, so the starter, equal to simple, would be reported below it.)"""
+    c, rep, seconds = calibrated
+    assert rep.ok, rep.problems
+    gap = api.assignment("hw12").calibration.min_gap
+    for board in ("public", "private"):
+        scores = [getattr(rep.runs[lv], board) for lv in LEVELS]
+        assert all(b > a + gap * abs(a) for a, b in zip(scores, scores[1:])), (board, scores)
+    print("\nHW12: " + ", ".join(f"{n} {r.public:.1f}/{r.private:.1f} ({r.seconds:.0f}s)" for n, r in rep.runs.items())
+          + f"; {seconds:.0f} s in all")
+
+
 def _add_cell(nb_path, source):
     nb = nbformat.read(str(nb_path), as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(source))
@@ -326,24 +354,21 @@ def accumulated_discounted_reward(seq_rewards, gamma=0.99):
 
 
 @pytest.mark.slow
-def test_rerun_and_hidden_checks_in_a_sandbox(tmp_path):
-    """`grade batch hw12 --rerun`: the unchanged starter saves its policy.pt again and earns every code
+def test_rerun_and_hidden_checks_in_a_sandbox(calibrated, tmp_path):
+    """`grade batch hw12 --rerun`: the unchanged starter saves simple's policy.pt again and earns every code
     point; a hand-edited policy.pt from a notebook whose accumulated_discounted_reward forgets gamma is
     flagged with the tensor that differs, and loses the points of the reproduction, of the network's
     forward and of the discounted reward (two students: one round of two sandboxed re-runs)."""
-    from grader.calibrate import _run_starter
     from grader.sandbox.registry import available_backends
 
     backend = next((b for b in ("bwrap", "docker") if b in available_backends()), None)
     if backend is None:
         pytest.skip("no sandbox backend (bwrap or docker) works on this machine")
-    c = make(tmp_path)
+    c, rep, _ = calibrated
     spec = api.assignment("hw12")
-    api.prepare(c, "hw12")
-    # One thread, as in the sandbox (execution.cpus = 1): the same arithmetic, the same weights.
-    run = _run_starter(spec, c.data_dir("hw12") / "release", tmp_path / "local", 1)
-    assert not run.error, run.error
-    honest = (tmp_path / "local" / "policy.pt").read_bytes()
+    # The upload is simple's policy: the starter notebook re-run in the sandbox must save these very
+    # tensors (one thread, as the calibration's runs), which proves the starter is the simple reference.
+    honest = rep.runs["simple"].pred.read_bytes()
     sd = torch.load(io.BytesIO(honest), weights_only=True)
     sd["fc3.bias"] = sd["fc3.bias"] + torch.tensor([0.5, 0.0, 0.0, 0.0])    # "more do-nothing"
     tampered = state_dict_bytes(sd)
