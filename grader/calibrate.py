@@ -137,7 +137,9 @@ def run_ladder(course, spec: AssignmentSpec, with_starter: bool, jobs: int = 2, 
 
 
 def _relax(m, score: float, slack: float) -> float:
-    return score * (1 - slack) if m.direction == "higher" else score * (1 + slack)
+    """`score` made easier to reach by `slack` of its size (harder for a negative slack). By its size, not
+    by a factor: a negative score (HW12's rewards) times 0.99 would be a threshold above the score."""
+    return score - slack * abs(score) if m.direction == "higher" else score + slack * abs(score)
 
 
 def _check_ladder(spec: AssignmentSpec, rep: LadderReport) -> None:
@@ -156,7 +158,7 @@ def _check_ladder(spec: AssignmentSpec, rep: LadderReport) -> None:
                                                               spec.calibration.slack)
         for lo, hi in zip(LEVELS, LEVELS[1:]):
             a, b = getattr(rep.runs[lo], board), getattr(rep.runs[hi], board)
-            needed = _relax(m, a, -gap) if m.direction == "higher" else a * (1 - gap)
+            needed = _relax(m, a, -gap)  # better than the level below by `gap` of its size
             if not (m.better(b, a) and m.reaches(b, needed)):
                 rep.problems.append(f"{board}: {hi} ({b:.5g}) is not better than {lo} ({a:.5g}) "
                                     f"by the required {gap:.0%}")

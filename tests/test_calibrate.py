@@ -119,3 +119,16 @@ def test_verify_all_calibrates_then_verifies_and_a_broken_homework_is_only_its_o
     assert rows["hw99"]["mode"] == "verified" and rows["hw99"]["problems"] == []
     r = CliRunner().invoke(main, ["verify", "--course", str(c.root)])
     assert r.exit_code == 2 and "name one homework, or pass --all" in r.output
+
+
+def test_slack_and_gaps_are_measured_by_the_scores_size_also_when_it_is_negative():
+    """HW12's mean rewards are negative below boss: a threshold relaxed by 1 % must lie below its score,
+    and 'better by 3 %' must mean 3 % of the score's size, whatever its sign."""
+    from grader.calibrate import _relax
+    from grader.scoring import metrics
+
+    higher, lower = metrics.get("mean"), metrics.get("mse")
+    assert _relax(higher, -50.0, 0.01) == pytest.approx(-50.5) and _relax(higher, 50.0, 0.01) == pytest.approx(49.5)
+    assert _relax(lower, 2.0, 0.01) == pytest.approx(2.02) and _relax(lower, -2.0, 0.01) == pytest.approx(-1.98)
+    assert higher.reaches(-50.0, _relax(higher, -50.0, 0.01)), "a reference reaches its own level"
+    assert _relax(higher, -100.0, -0.03) == pytest.approx(-97.0), "the level above must reach -97"
