@@ -70,6 +70,8 @@ def _pickle_calling(fn, *args) -> bytes:
 
 @pytest.mark.parametrize("make, message", [
     (lambda d, tmp: d[: len(d) // 2], "not a weights-only state dict"),
+    (lambda d, tmp: b"hello", "not a weights-only state dict"),
+    (lambda d, tmp: b"episode,seed\n0,1\n", "not a weights-only state dict"),
     (lambda d, tmp: _pickle_calling(open, str(tmp / "pwned"), "w"), "not a weights-only state dict"),
     (lambda d, tmp: _full_model(), "not a weights-only state dict"),
     (lambda d, tmp: _saved([torch.zeros(2)]), "expected a state dict (name → tensor), got a list"),

@@ -11,7 +11,6 @@ one number per row of the answers file, e.g. HW12's policy played on hidden epis
 from __future__ import annotations
 
 import io
-import pickle
 
 import numpy as np
 
@@ -40,7 +39,7 @@ def read_weights(data: bytes, filename: str, sub: SubmissionSpec) -> Weights:
     bad = Invalid(filename)
     try:
         obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, AttributeError, TypeError, OSError) as e:
+    except Exception as e:  # noqa: BLE001 -- torch's loader fails in many ways on foreign bytes (IndexError, KeyError…)
         first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
         bad.problems.append("not a weights-only state dict saved with torch.save(model.state_dict()) "
                             f"({type(e).__name__}: {first})")
