@@ -10,6 +10,8 @@ from grader.course import Course
 from grader.notebook import build_notebook
 from grader.spec import LEVELS
 
+from .helpers import sandbox_backend
+
 SHARED = catalog.shared_data_dir()
 needs_real = pytest.mark.skipif(SHARED is None or not (SHARED / "hw01_covid").is_dir(),
                                 reason="the course's real HW1 files (../shared/data/hw01_covid) are absent here")
@@ -89,11 +91,8 @@ def test_rerun_and_hidden_checks_on_the_starter(tmp_path):
     checks; a hand-edited copy of the same predictions is flagged with the rows that differ."""
     from grader.calibrate import _run_starter
     from grader.notebook import write_notebook
-    from grader.sandbox.registry import available_backends
 
-    backend = next((b for b in ("bwrap", "docker") if b in available_backends()), None)
-    if backend is None:
-        pytest.skip("no sandbox backend (bwrap or docker) works on this machine")
+    backend = sandbox_backend()
     c = make(tmp_path)
     spec = api.assignment("hw1")
     api.prepare(c, "hw1")

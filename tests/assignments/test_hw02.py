@@ -17,6 +17,8 @@ from grader.sandbox.probelib import load_definitions
 from grader.scoring.validate import Invalid, validate
 from grader.spec import LEVELS
 
+from .helpers import sandbox_backend
+
 SPEC = api.assignment("hw2")
 
 
@@ -208,11 +210,8 @@ def test_rerun_and_hidden_checks_on_the_starter(tmp_path):
     with zeros still reproduces its file (it trains with concat_nframes = 1) but loses the padding check."""
     from grader.calibrate import _run_starter
     from grader.notebook import write_notebook
-    from grader.sandbox.registry import available_backends
 
-    backend = next((b for b in ("bwrap", "docker") if b in available_backends()), None)
-    if backend is None:
-        pytest.skip("no sandbox backend (bwrap or docker) works on this machine")
+    backend = sandbox_backend()
     c = make(tmp_path)
     api.prepare(c, "hw2")
     run = _run_starter(SPEC, c.data_dir("hw02") / "release", tmp_path / "local", 1)

@@ -19,6 +19,8 @@ from grader.course import Course
 from grader.notebook import build_notebook
 from grader.spec import LEVELS
 
+from .helpers import sandbox_backend
+
 HW = "hw4"
 
 
@@ -216,11 +218,8 @@ def test_rerun_and_hidden_checks_in_a_sandbox(course, tmp_path):
     that masks padding passes the padding check."""
     from grader.calibrate import _run_starter
     from grader.notebook import write_notebook
-    from grader.sandbox.registry import available_backends
 
-    backend = next((b for b in ("bwrap", "docker") if b in available_backends()), None)
-    if backend is None:
-        pytest.skip("no sandbox backend (bwrap or docker) works on this machine")
+    backend = sandbox_backend()
     c = course
     spec = api.assignment(HW)
     # The unchanged starter's own output.csv, trained on one thread as the sandbox re-runs it: the one

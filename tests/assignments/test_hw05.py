@@ -16,6 +16,8 @@ from grader.course import Course
 from grader.notebook import build_notebook
 from grader.spec import LEVELS
 
+from .helpers import sandbox_backend
+
 HW = "hw5"
 ROOT = Path(api.__file__).resolve().parents[1]
 TED = Path("DATA") / "rawdata" / "ted2020"
@@ -275,11 +277,8 @@ def test_rerun_and_hidden_checks_in_a_sandbox(course, tmp_path):
     report a mismatch yet.)"""
     from grader.calibrate import _run_starter
     from grader.notebook import write_notebook
-    from grader.sandbox.registry import available_backends
 
-    backend = next((b for b in ("bwrap", "docker") if b in available_backends()), None)
-    if backend is None:
-        pytest.skip("no sandbox backend (bwrap or docker) works on this machine")
+    backend = sandbox_backend()
     spec = api.assignment(HW)
     run = _run_starter(spec, course.data_dir("hw05") / "release", tmp_path / "local", 1)
     assert not run.error, run.error

@@ -17,6 +17,8 @@ from grader.course import Course
 from grader.notebook import build_notebook
 from grader.spec import LEVELS
 
+from .helpers import sandbox_backend
+
 HW = "hw7"
 SHARED = catalog.shared_data_dir()
 needs_real = pytest.mark.skipif(SHARED is None or not (SHARED / "hw07_drcd" / "hw7_dev.json").is_file(),
@@ -252,11 +254,8 @@ def test_rerun_and_hidden_checks_in_a_sandbox(course, tmp_path):
     that differ."""
     from grader.calibrate import _run_starter
     from grader.notebook import write_notebook
-    from grader.sandbox.registry import available_backends
 
-    backend = next((b for b in ("bwrap", "docker") if b in available_backends()), None)
-    if backend is None:
-        pytest.skip("no sandbox backend (bwrap or docker) works on this machine")
+    backend = sandbox_backend()
     c = course
     spec = api.assignment(HW)
     run = _run_starter(spec, c.data_dir("hw07") / "release", tmp_path / "local", 1)

@@ -18,6 +18,8 @@ from grader.notebook import build_notebook
 from grader.scoring.validate import Invalid, validate
 from grader.spec import LEVELS
 
+from .helpers import add_cell, sandbox_backend
+
 
 def make(tmp_path) -> Course:
     return Course.init(tmp_path / "c-hw08", homeworks={"hw08": {"deadline": "2022-05-13T23:59:00"}})
@@ -181,12 +183,6 @@ def test_ladder_calibrates_with_the_starter(prepared, tmp_path):
           + f"; {sum(r.seconds for n, r in rep.runs.items() if n != 'starter'):.0f} s of reference runs")
 
 
-def _add_cell(nb_path, source):
-    nb = nbformat.read(str(nb_path), as_version=4)
-    nb.cells.append(nbformat.v4.new_code_cell(source))
-    nbformat.write(nb, str(nb_path))
-
-
 # A last cell a student might add after writing prediction.csv: an anomaly score that ignores the model.
 # The run's predictions are unchanged, but the probed function scores nothing.
 BROKEN_SCORE = '''
@@ -202,11 +198,8 @@ def test_rerun_and_hidden_checks_in_a_sandbox(prepared, tmp_path):
     broken loses the checks that need it."""
     from grader.calibrate import _run_starter
     from grader.notebook import write_notebook
-    from grader.sandbox.registry import available_backends
 
-    backend = next((b for b in ("bwrap", "docker") if b in available_backends()), None)
-    if backend is None:
-        pytest.skip("no sandbox backend (bwrap or docker) works on this machine")
+    backend = sandbox_backend()
     c = prepared
     spec = api.assignment("hw8")
     # One thread, as in the sandbox (execution.cpus = 1): the same arithmetic, the same scores.
@@ -223,7 +216,7 @@ def test_rerun_and_hidden_checks_in_a_sandbox(prepared, tmp_path):
         (d / "prediction.csv").write_text(pred)
         write_notebook(spec.folder / spec.starter.source, d / "HW08.ipynb")
         if extra:
-            _add_cell(d / "HW08.ipynb", extra)
+            add_cell(d / "HW08.ipynb", extra)
     out = {o.student: o for o in api.batch(c, "hw8", tmp_path / "class", jobs=2, rerun=True, backend=backend)}
     checks = {s: {k.test: k for k in api.open_course(c.root).store.checks("hw08", s)} for s in out}
     points = spec.execution.points

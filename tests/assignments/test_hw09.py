@@ -21,6 +21,8 @@ from grader import api
 from grader.course import Course
 from grader.notebook import build_notebook
 
+from .helpers import sandbox_backend
+
 REPO = Path(__file__).resolve().parents[2]
 DEADLINE = "2022-05-20T23:59:00"
 BEFORE, AFTER = datetime(2022, 5, 18, 12, 0), datetime(2022, 5, 21, 12, 0)
@@ -182,11 +184,8 @@ def test_rerun_and_hidden_checks_in_a_sandbox(course, ref, tmp_path):
     check (its methods are TODOs); a correct notebook reproduces its sheet and earns the 2 code points;
     a sheet edited after the run is not taken as reproduced."""
     from grader.notebook import write_notebook
-    from grader.sandbox.registry import available_backends
 
-    backend = next((b for b in ("bwrap", "docker") if b in available_backends()), None)
-    if backend is None:
-        pytest.skip("no sandbox backend (bwrap or docker) works on this machine")
+    backend = sandbox_backend()
     spec = api.assignment("hw9")
     rel = course.data_dir("hw09") / "release"
     k = keys(course)

@@ -17,6 +17,8 @@ from grader.notebook import build_notebook
 from grader.scoring.validate import Invalid, validate
 from grader.spec import LEVELS
 
+from .helpers import add_cell, sandbox_backend
+
 
 def make(tmp_path) -> Course:
     return Course.init(tmp_path / "c-hw11", homeworks={"hw11": {"deadline": "2022-06-03T23:59:00"}})
@@ -196,12 +198,6 @@ def test_ladder_calibrates_with_the_starter(tmp_path):
           + f"; {sum(r.seconds for n, r in rep.runs.items() if n != 'starter'):.0f} s of reference runs")
 
 
-def _add_cell(nb_path, source):
-    nb = nbformat.read(str(nb_path), as_version=4)
-    nb.cells.append(nbformat.v4.new_code_cell(source))
-    nbformat.write(nb, str(nb_path))
-
-
 # A last cell a student might add after writing the submission: a gradient-reversal layer that forgets
 # lambda (the gradient is only negated). The run's predictions are unchanged.
 BROKEN_GRL = '''
@@ -223,11 +219,8 @@ def test_rerun_and_hidden_checks_in_a_sandbox(tmp_path):
     layer ignores lambda loses that check's points."""
     from grader.calibrate import _run_starter
     from grader.notebook import write_notebook
-    from grader.sandbox.registry import available_backends
 
-    backend = next((b for b in ("bwrap", "docker") if b in available_backends()), None)
-    if backend is None:
-        pytest.skip("no sandbox backend (bwrap or docker) works on this machine")
+    backend = sandbox_backend()
     c = make(tmp_path)
     spec = api.assignment("hw11")
     api.prepare(c, "hw11")
@@ -245,7 +238,7 @@ def test_rerun_and_hidden_checks_in_a_sandbox(tmp_path):
         (d / "DaNN_submission.csv").write_text(pred)
         write_notebook(spec.folder / spec.starter.source, d / "HW11.ipynb")
         if extra:
-            _add_cell(d / "HW11.ipynb", extra)
+            add_cell(d / "HW11.ipynb", extra)
     out = {o.student: o for o in api.batch(c, "hw11", tmp_path / "class", jobs=2, rerun=True, backend=backend)}
     checks = {s: {k.test: k for k in api.open_course(c.root).store.checks("hw11", s)} for s in out}
     code_points = sum(v for v in spec.execution.points.values())

@@ -25,6 +25,8 @@ from grader.scoring.score import check_submission, score_bytes
 from grader.scoring.validate import Invalid
 from grader.spec import LEVELS
 
+from .helpers import add_cell, sandbox_backend
+
 REAL_ACTIONS = catalog.REPO_ROOT.parent / "shared" / "data" / "hw12_rl" / "Action_List.npy"
 
 
@@ -338,12 +340,6 @@ def test_ladder_calibrates(calibrated):
           + f"; {seconds:.0f} s in all")
 
 
-def _add_cell(nb_path, source):
-    nb = nbformat.read(str(nb_path), as_version=4)
-    nb.cells.append(nbformat.v4.new_code_cell(source))
-    nbformat.write(nb, str(nb_path))
-
-
 # A last cell a student might add after saving policy.pt: a discounted reward that forgets gamma (a plain
 # reversed cumulative sum). The training above it used the immediate rewards: policy.pt is not changed by it.
 BROKEN_DISCOUNT = '''
@@ -358,11 +354,8 @@ def test_rerun_and_hidden_checks_in_a_sandbox(calibrated, tmp_path):
     point; a hand-edited policy.pt from a notebook whose accumulated_discounted_reward forgets gamma is
     flagged with the tensor that differs, and loses the points of the reproduction, of the network's
     forward and of the discounted reward (two students: one round of two sandboxed re-runs)."""
-    from grader.sandbox.registry import available_backends
 
-    backend = next((b for b in ("bwrap", "docker") if b in available_backends()), None)
-    if backend is None:
-        pytest.skip("no sandbox backend (bwrap or docker) works on this machine")
+    backend = sandbox_backend()
     c, rep, _ = calibrated
     spec = api.assignment("hw12")
     # The upload is simple's policy: the starter notebook re-run in the sandbox must save these very
@@ -377,7 +370,7 @@ def test_rerun_and_hidden_checks_in_a_sandbox(calibrated, tmp_path):
         (d / "policy.pt").write_bytes(pred)
         write_notebook(spec.folder / spec.starter.source, d / "HW12.ipynb")
         if extra:
-            _add_cell(d / "HW12.ipynb", extra)
+            add_cell(d / "HW12.ipynb", extra)
     out = {o.student: o for o in api.batch(c, "hw12", tmp_path / "class", jobs=2, rerun=True, backend=backend)}
     checks = {s: {k.test: k for k in api.open_course(c.root).store.checks("hw12", s)} for s in out}
     points = spec.execution.points

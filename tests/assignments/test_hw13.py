@@ -19,6 +19,8 @@ from grader.notebook import build_notebook
 from grader.scoring.validate import Invalid, validate
 from grader.spec import LEVELS
 
+from .helpers import add_cell, sandbox_backend
+
 SPLITS = ("training", "validation", "evaluation")
 
 
@@ -227,12 +229,6 @@ def test_ladder_calibrates_with_the_starter(prepared):
           + f"; {sum(r.seconds for n, r in rep.runs.items() if n != 'starter'):.0f} s of reference runs")
 
 
-def _add_cell(nb_path, source):
-    nb = nbformat.read(str(nb_path), as_version=4)
-    nb.cells.append(nbformat.v4.new_code_cell(source))
-    nbformat.write(nb, str(nb_path))
-
-
 # A last cell a student might add after writing the submission: the KD loss done right (the report's
 # question), and another get_student_model whose network has 10 outputs: student_best.ckpt no longer
 # reloads strictly. The run's predictions are unchanged.
@@ -262,11 +258,8 @@ def test_rerun_and_hidden_checks_in_a_sandbox(prepared, tmp_path):
     report's check); an over-budget checkpoint fails the budget gate, which zeroes the homework."""
     from grader.calibrate import _run_starter
     from grader.notebook import write_notebook
-    from grader.sandbox.registry import available_backends
 
-    backend = next((b for b in ("bwrap", "docker") if b in available_backends()), None)
-    if backend is None:
-        pytest.skip("no sandbox backend (bwrap or docker) works on this machine")
+    backend = sandbox_backend()
     c = prepared
     spec = api.assignment("hw13")
     # One thread, as in the sandbox (execution.cpus = 1): the same arithmetic, the same predictions.
@@ -283,7 +276,7 @@ def test_rerun_and_hidden_checks_in_a_sandbox(prepared, tmp_path):
         (d / "submission.csv").write_text(pred)
         write_notebook(spec.folder / spec.starter.source, d / "HW13.ipynb")
         if extra:
-            _add_cell(d / "HW13.ipynb", extra)
+            add_cell(d / "HW13.ipynb", extra)
     out = {o.student: o for o in api.batch(c, "hw13", tmp_path / "class", jobs=2, rerun=True, backend=backend)}
     checks = {s: {k.test: k for k in api.open_course(c.root).store.checks("hw13", s)} for s in out}
     points = spec.execution.points

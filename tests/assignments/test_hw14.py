@@ -18,6 +18,8 @@ from grader.notebook import build_notebook
 from grader.scoring.validate import Invalid, validate
 from grader.spec import LEVELS
 
+from .helpers import sandbox_backend
+
 SHARED = catalog.shared_data_dir()
 needs_real = pytest.mark.skipif(SHARED is None or not (SHARED / "hw14_mnist").is_dir(),
                                 reason="MNIST's t10k files (../shared/data/hw14_mnist) are absent here")
@@ -149,7 +151,6 @@ def test_starter_methods_give_the_course_formulas_on_the_probe_inputs(prepared, 
     """What the hidden checks compare, on the host: the starter's ewc / mas / si against data.py's values."""
     import torch
 
-    from grader.notebook import write_notebook
     from grader.sandbox import probelib
 
     write_starter(tmp_path / "HW14.ipynb")
@@ -253,12 +254,8 @@ def test_rerun_and_hidden_checks_in_a_sandbox(tmp_path):
     point but the MAS check's (the course's TODO); with the TODO done it earns them all; a hand-edited
     copy is flagged with the rows that differ."""
     from grader.calibrate import _run_starter
-    from grader.notebook import write_notebook
-    from grader.sandbox.registry import available_backends
 
-    backend = next((b for b in ("bwrap", "docker") if b in available_backends()), None)
-    if backend is None:
-        pytest.skip("no sandbox backend (bwrap or docker) works on this machine")
+    backend = sandbox_backend()
     c = make(tmp_path)
     spec = api.assignment("hw14")
     api.prepare(c, "hw14")

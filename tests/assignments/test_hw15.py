@@ -23,6 +23,8 @@ from grader.data import BuildContext
 from grader.notebook import build_notebook, write_notebook
 from grader.scoring.validate import Invalid, validate
 
+from .helpers import add_cell, sandbox_backend
+
 SHARED = catalog.REPO_ROOT.parent / "shared" / "data"
 
 
@@ -229,12 +231,6 @@ def test_malformed_submissions_get_precise_messages(prepared):
     assert "999 rows, expected 1,000" in problems(good.rsplit("\n", 2)[0] + "\n")
 
 
-def _add_cell(nb_path, source):
-    nb = nbformat.read(str(nb_path), as_version=4)
-    nb.cells.append(nbformat.v4.new_code_cell(source))
-    nbformat.write(nb, str(nb_path))
-
-
 # A last cell a student might add after writing the submission: a base solver whose fine-tuning step
 # forgets the learning rate (param - grad). The run's predictions are unchanged.
 BROKEN_STEP = '''
@@ -253,11 +249,8 @@ def test_rerun_and_hidden_checks_in_a_sandbox(tmp_path):
     point; a hand-edited copy is flagged with the rows that differ; a notebook whose inner step ignores
     inner_lr loses that check's points."""
     from grader.calibrate import _run_starter
-    from grader.sandbox.registry import available_backends
 
-    backend = next((b for b in ("bwrap", "docker") if b in available_backends()), None)
-    if backend is None:
-        pytest.skip("no sandbox backend (bwrap or docker) works on this machine")
+    backend = sandbox_backend()
     c = make(tmp_path)
     spec = api.assignment("hw15")
     api.prepare(c, "hw15")
@@ -275,7 +268,7 @@ def test_rerun_and_hidden_checks_in_a_sandbox(tmp_path):
         (d / "output.csv").write_text(pred)
         write_notebook(spec.folder / spec.starter.source, d / "HW15.ipynb")
         if extra:
-            _add_cell(d / "HW15.ipynb", extra)
+            add_cell(d / "HW15.ipynb", extra)
     out = {o.student: o for o in api.batch(c, "hw15", tmp_path / "class", jobs=2, rerun=True, backend=backend)}
     checks = {s: {k.test: k for k in api.open_course(c.root).store.checks("hw15", s)} for s in out}
     code_points = sum(v for v in spec.execution.points.values())
