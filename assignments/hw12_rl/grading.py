@@ -20,7 +20,6 @@ kept for comparison with 2022 only.
 from __future__ import annotations
 
 import csv
-import hashlib
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -119,17 +118,9 @@ def play(params, seed: int, max_steps: int = MAX_STEPS) -> float:
     return total
 
 
-def _key(values: dict) -> str:
-    h = hashlib.sha256()
-    for name, a in values.items():
-        a = np.ascontiguousarray(a, dtype=np.float32)
-        h.update(f"{name}:{a.shape}:".encode())
-        h.update(a.tobytes())
-    return h.hexdigest()
-
-
 @lru_cache(maxsize=64)
-def _rewards(key: str, hidden_dir: str, frozen: tuple) -> tuple:
+def _rewards(hidden_dir: str, frozen: tuple) -> tuple:
+    """One total reward per hidden episode; `frozen` (names, shapes, float32 bytes) is the cache key."""
     values = {name: np.frombuffer(buf, dtype=np.float32).reshape(shape) for name, shape, buf in frozen}
     params = layers(values)
     _, seeds = episode_seeds(hidden_dir)
@@ -137,10 +128,10 @@ def _rewards(key: str, hidden_dir: str, frozen: tuple) -> tuple:
 
 
 def represent(values, hidden_dir) -> dict:
-    """{"reward": total reward per episode of answers.csv}, the same file scored twice costs nothing
-    (cached by the sha256 of the weights)."""
+    """{"reward": total reward per episode of answers.csv}; the same weights scored twice cost nothing
+    (cached by their bytes)."""
     frozen = tuple((n, tuple(np.shape(a)), np.ascontiguousarray(a, dtype=np.float32).tobytes()) for n, a in values.items())
-    return {"reward": np.array(_rewards(_key(values), str(hidden_dir), frozen))}
+    return {"reward": np.array(_rewards(str(hidden_dir), frozen))}
 
 
 # ---------------------------------------------------------------------------------- 2022 JudgeBoi replay

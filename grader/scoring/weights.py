@@ -18,22 +18,8 @@ from ..spec import SubmissionSpec
 from .validate import Checked, Invalid, _examples
 
 
-class Weights(dict):
-    """{tensor name: float32 array}, in the file's order."""
-
-    def fingerprint(self) -> str:
-        """sha256 over names, shapes and bytes: equal weights, equal fingerprint (a cache key)."""
-        import hashlib
-
-        h = hashlib.sha256()
-        for name, a in self.items():
-            h.update(f"{name}:{a.shape}:".encode())
-            h.update(np.ascontiguousarray(a).tobytes())
-        return h.hexdigest()
-
-
-def read_weights(data: bytes, filename: str, sub: SubmissionSpec) -> Weights:
-    """The state dict as numpy arrays, or `Invalid` naming every problem."""
+def read_weights(data: bytes, filename: str, sub: SubmissionSpec) -> dict[str, np.ndarray]:
+    """The state dict as float32 arrays, in the file's order, or `Invalid` naming every problem."""
     import torch
 
     bad = Invalid(filename)
@@ -64,7 +50,7 @@ def read_weights(data: bytes, filename: str, sub: SubmissionSpec) -> Weights:
         bad.problems.append(f"{total:,} numbers in all, at most {lim.max_numbers:,} allowed")
     if bad.problems:
         raise bad
-    out = Weights((k, v.detach().to(torch.float32).contiguous().numpy().copy()) for k, v in obj.items())
+    out = {k: v.detach().to(torch.float32).contiguous().numpy().copy() for k, v in obj.items()}
     nonfinite = [k for k, a in out.items() if not np.isfinite(a).all()]
     if nonfinite:
         bad.problems.append(f"tensors holding NaN or infinity: {_examples(nonfinite)}")
