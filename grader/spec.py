@@ -194,7 +194,6 @@ class ExecutionSpec(Strict):
     output_mb: int = Field(64, gt=0)
     gpu: bool = False
 
-
     @model_validator(mode="after")
     def _gates_are_checks(self):
         unknown = [g for g in self.gate if g not in self.points]
